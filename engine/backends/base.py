@@ -1,0 +1,110 @@
+"""The one interface every backend speaks: a stream of events.
+
+The UI, the job runner, the HTTP API, the CLI and notebooks all consume `Backend.stream`.
+Cancellation is a `threading.Event` the caller sets from any thread; backends check it
+between decode steps (local) or between received chunks (remote).
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Protocol, Union, runtime_checkable
+
+Role = Literal["system", "user", "assistant"]
+FinishReason = Literal["stop", "length", "cancelled", "error"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_new_tokens: int = 512
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+    thinking: bool = False
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+    kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True)
+class ThinkingDelta:
+    text: str
+    kind: Literal["thinking"] = "thinking"
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+    kind: Literal["usage"] = "usage"
+
+
+@dataclass(frozen=True)
+class Done:
+    finish_reason: FinishReason
+    error: str | None = None
+    kind: Literal["done"] = "done"
+
+
+Event = Union[TextDelta, ThinkingDelta, Usage, Done]
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What callers may rely on. `context_window` is the model's real window in tokens."""
+
+    name: str  # backend kind: "local", "openai_compat", "anthropic"
+    model: str  # model name as the user chose it
+    context_window: int
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        """Tokens the prompt will take, with the tokenizer and chat template that will run it."""
+        ...
+
+    def stream(
+        self,
+        messages: list[Message],
+        params: GenerationParams,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Event]:
+        """Yield TextDelta/ThinkingDelta as they come, then one Usage, then one Done."""
+        ...
+
+
+@dataclass
+class Completion:
+    """A whole answer collected from a stream (for callers that do not stream)."""
+
+    text: str = ""
+    thinking: str = ""
+    usage: Usage | None = None
+    finish_reason: FinishReason = "stop"
+    error: str | None = None
+    events: list[Event] = field(default_factory=list)
+
+
+def collect(events: Iterator[Event]) -> Completion:
+    """Drain a stream into a Completion."""
+    out = Completion()
+    text, thinking = [], []
+    for ev in events:
+        if isinstance(ev, TextDelta):
+            text.append(ev.text)
+        elif isinstance(ev, ThinkingDelta):
+            thinking.append(ev.text)
+        elif isinstance(ev, Usage):
+            out.usage = ev
+        elif isinstance(ev, Done):
+            out.finish_reason, out.error = ev.finish_reason, ev.error
+    out.text, out.thinking = "".join(text), "".join(thinking)
+    return out

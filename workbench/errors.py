@@ -1,0 +1,43 @@
+"""Workbench exceptions. Each carries a message a writer understands; the UI, API and CLI
+show `str(exc)` (Gradio warning, HTTP 4xx JSON, CLI exit code 2) and never a traceback."""
+
+
+class WorkbenchError(Exception):
+    """Base class for user-facing errors in the product layer."""
+
+
+class UnsupportedDocument(WorkbenchError):
+    """A file that cannot be imported: wrong format, empty, damaged, encrypted, too large."""
+
+    def __init__(self, reason: str, filename: str | None = None):
+        self.reason = reason
+        self.filename = filename
+        super().__init__(f"{filename}: {reason}" if filename else reason)
+
+
+class ProjectNotFound(WorkbenchError):
+    pass
+
+
+class ProjectExists(WorkbenchError):
+    pass
+
+
+class DocumentNotFound(WorkbenchError):
+    pass
+
+
+class DuplicateDocument(WorkbenchError):
+    """The same bytes were already imported into this project (deduplicated by hash)."""
+
+
+class InvalidArchive(WorkbenchError):
+    """A project export zip that is damaged or not ours."""
+
+
+class JobNotFound(WorkbenchError):
+    pass
+
+
+class BudgetExceeded(WorkbenchError):
+    """A job does not fit the model's window and the user chose no subset or map-reduce plan."""
