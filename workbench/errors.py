@@ -23,6 +23,14 @@ class ProjectExists(WorkbenchError):
     pass
 
 
+class InvalidProjectName(WorkbenchError):
+    """A project name that is empty, too long, or holds control characters."""
+
+
+class InvalidRole(WorkbenchError):
+    """A document role outside draft / notes / reference / style."""
+
+
 class DocumentNotFound(WorkbenchError):
     pass
 
@@ -41,3 +49,14 @@ class JobNotFound(WorkbenchError):
 
 class BudgetExceeded(WorkbenchError):
     """A job does not fit the model's window and the user chose no subset or map-reduce plan."""
+
+
+class ImportRejected(WorkbenchError):
+    """A batch of files with at least one problem: nothing of the batch was imported."""
+
+    def __init__(self, problems: list[UnsupportedDocument]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        count = len(self.problems)
+        super().__init__(f"{count} file{'s' if count != 1 else ''} could not be imported, "
+                         f"so nothing was imported:\n{lines}")

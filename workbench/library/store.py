@@ -1,0 +1,307 @@
+"""`Library`: the one object the rest of Longhand uses to read and write projects and documents.
+
+Every public method opens its own session and returns plain dataclasses, so one Library can be
+shared by the Gradio UI and background job threads. Each write is one transaction (BEGIN
+IMMEDIATE, see db.py): a batch import either lands whole or not at all.
+Does not know: file formats (importers hand over a ParsedDocument), the UI, or job state.
+"""
+from __future__ import annotations
+
+import unicodedata
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Sequence
+
+from sqlalchemy import delete, exc, func, select, text
+from sqlalchemy.orm import Session, sessionmaker
+
+from workbench.errors import (DocumentNotFound, InvalidArchive, InvalidProjectName,
+                              ProjectExists, ProjectNotFound, UnsupportedDocument)
+from workbench.importers.base import ParsedDocument
+from workbench.library import archive, db, fts, records
+from workbench.library.models import PROJECT_NAME_MAX, Document, Project, Section, Version
+from workbench.library.types import (DocumentInfo, ImportResult, ProjectInfo, SearchHit,
+                                     SectionInfo, VersionInfo)
+
+ProjectRef = str | int | ProjectInfo
+ImportItem = tuple[ParsedDocument, bytes, str, str | None, int | None]
+DB_FILENAME = "workbench.db"
+
+
+def check_project_name(name: str) -> str:
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise InvalidProjectName("A project needs a name.")
+    if len(cleaned) > PROJECT_NAME_MAX:
+        raise InvalidProjectName(
+            f"Project names can be at most {PROJECT_NAME_MAX} characters "
+            f"(this one has {len(cleaned)}).")
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise InvalidProjectName("Project names cannot contain control characters.")
+    return cleaned
+
+
+class Library:
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+        self.db_path = self.data_dir / DB_FILENAME
+        self._engine = db.create_db_engine(self.db_path)
+        self._read = sessionmaker(self._engine, expire_on_commit=False)
+        self._write = sessionmaker(
+            self._engine.execution_options(**{db.WRITE_OPTION: True}), expire_on_commit=False)
+
+    @classmethod
+    def open(cls, data_dir: Path) -> Library:
+        """Create the data dir and database if needed and migrate it to the newest schema."""
+        data_dir = Path(data_dir).expanduser()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db.migrate(data_dir / DB_FILENAME)
+        return cls(data_dir)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """One write transaction; committed on success, rolled back on any exception."""
+        with self._write() as session, session.begin():
+            yield session
+
+    # -- projects -------------------------------------------------------------------------
+    def create_project(self, name: str) -> ProjectInfo:
+        name = check_project_name(name)
+        try:
+            with self.writing() as s:
+                if s.scalar(select(Project.id).where(Project.name == name)) is not None:
+                    raise ProjectExists(f"A project named {name!r} already exists.")
+                row = Project(name=name)
+                s.add(row)
+                s.flush()
+                return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at)
+        except exc.IntegrityError as err:  # another thread created it between check and insert
+            raise ProjectExists(f"A project named {name!r} already exists.") from err
+
+    def list_projects(self) -> list[ProjectInfo]:
+        with self.reading() as s:
+            rows = s.execute(
+                select(Project, func.count(Document.id))
+                .outerjoin(Document, Document.project_id == Project.id)
+                .group_by(Project.id).order_by(Project.name)).all()
+            return [self._project_info(p, n) for p, n in rows]
+
+    def get_project(self, name_or_id: ProjectRef) -> ProjectInfo:
+        with self.reading() as s:
+            row = self._project_row(s, name_or_id)
+            count = s.scalar(select(func.count(Document.id))
+                             .where(Document.project_id == row.id)) or 0
+            return self._project_info(row, count)
+
+    def delete_project(self, name_or_id: ProjectRef) -> None:
+        with self.writing() as s:
+            row = self._project_row(s, name_or_id)
+            s.execute(delete(Project).where(Project.id == row.id))
+
+    # -- documents ------------------------------------------------------------------------
+    def add_document(self, project: ProjectRef, parsed: ParsedDocument, data: bytes,
+                     filename: str, role: str | None = None,
+                     tokens: int | None = None) -> ImportResult:
+        """Store one imported file. Identical bytes already in the project are a "duplicate"
+        (nothing written); a known filename with new content is a "new_version"; else
+        "created". `role` defaults to "draft" for a new document and to the document's
+        current role for a new version."""
+        return self.add_documents(project, [(parsed, data, filename, role, tokens)])[0]
+
+    def add_documents(self, project: ProjectRef,
+                      items: Sequence[ImportItem]) -> list[ImportResult]:
+        """Store several files in one transaction: all of them, or none if any fails."""
+        prepared = []
+        for parsed, data, filename, role, tokens in items:
+            if role is not None:
+                records.check_role(role)
+            prepared.append((records.version_data(parsed, data, filename, tokens),
+                             filename, role))
+        with self.writing() as s:
+            project_id = self._project_row(s, project).id
+            results = []
+            for data, filename, role in prepared:
+                try:
+                    results.append(self._store(s, project_id, data, filename, role))
+                except exc.IntegrityError as err:
+                    raise UnsupportedDocument(
+                        f"could not be stored, so nothing of this batch was imported "
+                        f"({err.orig})", filename) from err
+            return results
+
+    def _store(self, s: Session, project_id: int, data: records.VersionData, filename: str,
+               role: str | None) -> ImportResult:
+        same = s.execute(
+            select(Document, Version).join(Version, Version.document_id == Document.id)
+            .where(Document.project_id == project_id, Version.sha256 == data.sha256)
+            .order_by(Version.version.desc()).limit(1)).first()
+        if same is not None:
+            doc = same[0]
+            return ImportResult(self._doc_info(s, doc), "duplicate")
+        doc = s.scalars(select(Document).where(Document.project_id == project_id,
+                                               Document.filename == filename)).first()
+        status = "new_version"
+        if doc is None:
+            status = "created"
+            doc = Document(project_id=project_id, filename=filename, title=data.title,
+                           kind=data.kind, format=data.format, role=role or "draft")
+            s.add(doc)
+            s.flush()
+        elif role is not None:
+            doc.role = role
+        ver = records.write_version(s, doc, records.next_version_number(s, doc.id), data)
+        return ImportResult(records.document_info(doc, ver), status)
+
+    def documents(self, project: ProjectRef) -> list[DocumentInfo]:
+        """The project's documents at their latest version, in import order."""
+        with self.reading() as s:
+            project_id = self._project_row(s, project).id
+            latest = (select(Version.document_id, func.max(Version.version).label("n"))
+                      .group_by(Version.document_id).subquery())
+            rows = s.execute(
+                select(Document, Version)
+                .join(latest, latest.c.document_id == Document.id)
+                .join(Version, (Version.document_id == Document.id)
+                      & (Version.version == latest.c.n))
+                .where(Document.project_id == project_id).order_by(Document.id)).all()
+            return [records.document_info(d, v) for d, v in rows]
+
+    def document(self, doc_id: int) -> DocumentInfo:
+        with self.reading() as s:
+            return self._doc_info(s, self._doc_row(s, doc_id))
+
+    def versions(self, doc_id: int) -> list[VersionInfo]:
+        with self.reading() as s:
+            self._doc_row(s, doc_id)
+            rows = s.scalars(select(Version).where(Version.document_id == doc_id)
+                             .order_by(Version.version))
+            return [records.version_info(v) for v in rows]
+
+    def sections(self, doc_id: int, version: int | None = None) -> list[SectionInfo]:
+        with self.reading() as s:
+            ver = self._version_row(s, doc_id, version)
+            rows = s.scalars(select(Section).where(Section.version_id == ver.id)
+                             .order_by(Section.ordinal))
+            return [records.section_info(r, doc_id) for r in rows]
+
+    def section_by_anchor(self, doc_id: int, anchor: str,
+                          version: int | None = None) -> SectionInfo | None:
+        """The first section (by position) carrying `anchor`, in the latest version by default."""
+        with self.reading() as s:
+            ver = self._version_row(s, doc_id, version)
+            row = s.scalars(select(Section).where(Section.version_id == ver.id,
+                                                  Section.anchor == anchor)
+                            .order_by(Section.ordinal).limit(1)).first()
+            return None if row is None else records.section_info(row, doc_id)
+
+    def original_bytes(self, doc_id: int, version: int | None = None) -> bytes:
+        with self.reading() as s:
+            ver = self._version_row(s, doc_id, version)
+            return s.scalar(select(Version.original).where(Version.id == ver.id))
+
+    def text(self, doc_id: int, version: int | None = None) -> str:
+        """The parsed, readable text of a version (latest by default)."""
+        with self.reading() as s:
+            ver = self._version_row(s, doc_id, version)
+            return s.scalar(select(Version.text).where(Version.id == ver.id))
+
+    def delete_document(self, doc_id: int) -> None:
+        with self.writing() as s:
+            self._doc_row(s, doc_id)
+            s.execute(delete(Document).where(Document.id == doc_id))
+
+    # -- search, counts, archives ---------------------------------------------------------
+    def search(self, project: ProjectRef, query: str, limit: int = 20) -> list[SearchHit]:
+        with self.reading() as s:
+            return fts.search(s, self._project_row(s, project).id, query, limit)
+
+    def count_rows(self) -> dict[str, int]:
+        """Rows per table (FTS index rows under `sections_fts`), to prove nothing changed."""
+        with self.reading() as s:
+            names = s.scalars(text(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE "
+                "'CREATE VIRTUAL%' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE "
+                "'sections_fts_%' AND name != 'alembic_version' ORDER BY name")).all()
+            counts = {n: s.scalar(text(f'SELECT count(*) FROM "{n}"')) for n in names}
+            counts["sections_fts"] = s.scalar(text("SELECT count(*) FROM sections_fts_docsize"))
+            return counts
+
+    def export_project(self, project: ProjectRef, out_path: Path) -> Path:
+        """Write the project (originals + all versions, sections, roles as JSON) to a zip."""
+        with self.reading() as s:
+            return archive.export_project(s, self._project_row(s, project), Path(out_path))
+
+    def import_project(self, zip_path: Path, name: str | None = None, *,
+                       max_member_bytes: int = archive.MAX_MEMBER_BYTES) -> ProjectInfo:
+        """Restore an exported project (under `name` if given) in one transaction."""
+        zip_path = Path(zip_path)
+        with archive.open_archive(zip_path, max_member_bytes) as reader:
+            project_name = check_project_name(name if name is not None
+                                              else reader.manifest.name)
+            try:
+                with self.writing() as s:
+                    if s.scalar(select(Project.id).where(Project.name == project_name)):
+                        raise ProjectExists(f"A project named {project_name!r} already "
+                                            "exists; import it under another name.")
+                    row = archive.restore(s, reader, project_name)
+                    return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at,
+                                       document_count=len(reader.manifest.documents))
+            except exc.IntegrityError as err:
+                raise InvalidArchive(
+                    f"{zip_path.name}: its contents contradict each other ({err.orig}); "
+                    "nothing was imported.") from err
+
+    # -- lookups --------------------------------------------------------------------------
+    @staticmethod
+    def _project_info(row: Project, count: int) -> ProjectInfo:
+        return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at,
+                           document_count=count)
+
+    @staticmethod
+    def _project_row(s: Session, ref: ProjectRef) -> Project:
+        if isinstance(ref, ProjectInfo):
+            ref = ref.id
+        row = None
+        if isinstance(ref, str):
+            row = s.scalars(select(Project).where(Project.name == ref.strip())).first()
+            if row is None and ref.strip().isdigit():
+                row = s.get(Project, int(ref.strip()))
+        elif isinstance(ref, int):
+            row = s.get(Project, ref)
+        if row is None:
+            raise ProjectNotFound(f"No project named or numbered {ref!r}.")
+        return row
+
+    @staticmethod
+    def _doc_row(s: Session, doc_id: int) -> Document:
+        row = s.get(Document, doc_id)
+        if row is None:
+            raise DocumentNotFound(f"No document with id {doc_id}.")
+        return row
+
+    def _doc_info(self, s: Session, doc: Document) -> DocumentInfo:
+        return records.document_info(doc, records.latest_version(s, doc.id))
+
+    def _version_row(self, s: Session, doc_id: int, version: int | None) -> Version:
+        self._doc_row(s, doc_id)
+        if version is None:
+            return records.latest_version(s, doc_id)
+        row = s.scalars(select(Version).where(Version.document_id == doc_id,
+                                              Version.version == version)).first()
+        if row is None:
+            raise DocumentNotFound(f"Document {doc_id} has no version {version}.")
+        return row
