@@ -1,0 +1,152 @@
+"""Backend for any server speaking the Anthropic Messages API, through the official `anthropic` SDK.
+
+Why: Anthropic's API, DeepSeek's Anthropic-compatible endpoint and Longhand's own HTTP API speak
+it. Stream events map to ours: `text_delta` -> TextDelta, `thinking_delta` -> ThinkingDelta,
+`message_start`/`message_delta` usage -> Usage, `stop_reason` -> Done. Token counts come from the
+server's /v1/messages/count_tokens. Thinking asks for a budget of its own on top of
+`max_new_tokens` (the API requires at least 1,024 thinking tokens and max_tokens above it).
+
+Does not know: tokenization beyond what the server counts, or model names.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+
+from engine.backends.base import (Done, Event, GenerationParams, Message, TextDelta,
+                                  ThinkingDelta, Usage)
+from engine.backends.openai_compat import check_base_url
+from engine.backends.server_info import choose_window, window_from_entry
+from engine.errors import BackendUnavailable, EngineError
+
+FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
+          "model_context_window_exceeded": "length"}
+MIN_THINKING_BUDGET = 1024
+
+
+class AnthropicBackend:
+    name = "anthropic"
+
+    def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
+                 context_window: int | None = None, force_thinking: bool | None = None,
+                 counter=None, timeout: float = 600.0, probe: bool = True):
+        import anthropic
+
+        if not model or not model.strip():
+            raise EngineError("a remote backend needs the model name the server knows")
+        if context_window is not None and (not isinstance(context_window, int)
+                                           or context_window <= 0):
+            raise EngineError(f"context_window must be a positive integer, not {context_window!r}")
+        self.model = model
+        self.base_url = check_base_url(base_url)
+        self.force_thinking = force_thinking
+        self.counter = counter
+        self._configured_window = context_window
+        # The SDK appends /v1/messages itself: a base_url ending in /v1 would double it.
+        root = self.base_url[:-3] if self.base_url.endswith("/v1") else self.base_url
+        self.client = anthropic.Anthropic(base_url=root, api_key=api_key or "not-needed",
+                                          timeout=timeout, max_retries=0)
+        # The window decides every budget, so it is known before the backend exists: asked of
+        # the server (probe=False trusts the configured value and sends nothing).
+        server = self._server_window() if probe else None
+        self.context_window = choose_window(server, context_window, model, self.base_url)
+
+    def _server_window(self) -> int | None:
+        import anthropic
+
+        try:
+            info = self.client.models.retrieve(self.model)
+        except anthropic.NotFoundError:
+            return None
+        except anthropic.APIError as exc:
+            raise _unavailable(exc, self.base_url) from exc
+        return window_from_entry(info.model_dump())
+
+    @staticmethod
+    def _split(messages: list[Message]) -> tuple[str | None, list[dict]]:
+        system = "\n\n".join(m.content for m in messages if m.role == "system") or None
+        chat = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
+        if not chat:
+            raise EngineError("the Messages API needs at least one user message")
+        return system, chat
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        import anthropic
+
+        system, chat = self._split(messages)
+        extra = {"system": system} if system else {}
+        try:
+            return self.client.messages.count_tokens(model=self.model, messages=chat,
+                                                     **extra).input_tokens
+        except anthropic.NotFoundError as exc:
+            if self.counter is not None:
+                return self.counter.count_messages(messages)
+            raise EngineError(f"{self.base_url} has no /v1/messages/count_tokens; configure a "
+                              "local tokenizer for this model to budget its prompts") from exc
+        except anthropic.APIError as exc:
+            raise _unavailable(exc, self.base_url) from exc
+
+    def _request(self, messages: list[Message], params: GenerationParams) -> dict:
+        system, chat = self._split(messages)
+        thinking = params.thinking if self.force_thinking is None else self.force_thinking
+        request: dict = {"model": self.model, "messages": chat,
+                         "max_tokens": params.max_new_tokens, "stream": True}
+        if system:
+            request["system"] = system
+        if params.stop:
+            request["stop_sequences"] = list(params.stop)
+        if thinking:
+            budget = max(MIN_THINKING_BUDGET, params.max_new_tokens)
+            request["thinking"] = {"type": "enabled", "budget_tokens": budget}
+            request["max_tokens"] = params.max_new_tokens + budget
+        else:
+            # This SDK no longer types sampling parameters; compatible servers still read them.
+            sampling = {"temperature": min(max(params.temperature, 0.0), 1.0)}
+            if params.top_p < 1.0:
+                sampling["top_p"] = params.top_p
+            request["extra_body"] = sampling
+        return request
+
+    def stream(self, messages: list[Message], params: GenerationParams,
+               cancel: threading.Event | None = None) -> Iterator[Event]:
+        import anthropic
+
+        try:
+            response = self.client.messages.create(**self._request(messages, params))
+        except anthropic.APIError as exc:
+            raise _unavailable(exc, self.base_url) from exc
+        prompt_tokens = completion_tokens = 0
+        finish = "stop"
+        try:
+            for event in response:
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if event.type == "message_start":
+                    prompt_tokens = event.message.usage.input_tokens or 0
+                elif event.type == "content_block_delta":
+                    if event.delta.type == "text_delta" and event.delta.text:
+                        yield TextDelta(event.delta.text)
+                    elif event.delta.type == "thinking_delta" and event.delta.thinking:
+                        yield ThinkingDelta(event.delta.thinking)
+                elif event.type == "message_delta":
+                    completion_tokens = event.usage.output_tokens or completion_tokens
+                    if event.delta.stop_reason:
+                        finish = FINISH.get(event.delta.stop_reason, "stop")
+        except anthropic.APIError as exc:
+            yield Usage(prompt_tokens, completion_tokens)
+            yield Done("error", error=str(_unavailable(exc, self.base_url)))
+            return
+        finally:
+            response.close()
+        yield Usage(prompt_tokens, completion_tokens)
+        yield Done(finish)
+
+
+def _unavailable(exc: Exception, base_url: str) -> BackendUnavailable:
+    import anthropic
+
+    if isinstance(exc, anthropic.APIConnectionError):
+        return BackendUnavailable(f"cannot reach the server at {base_url}: {exc}")
+    status = getattr(exc, "status_code", None)
+    return BackendUnavailable(f"the server at {base_url} answered {status or 'an error'}: {exc}")

@@ -1,0 +1,60 @@
+"""One place that turns "a model name or path, maybe a server" into a Backend.
+
+Why: the UI, CLI, HTTP API and notebooks choose models the same way. A base_url means a remote
+server (OpenAI-compatible unless protocol="anthropic"); no base_url means a local load. Known
+names (models.py) give remote servers their canonical name, the window the model is published
+with, and the forced thinking mode of retired aliases (deepseek-reasoner).
+
+Does not know: settings or environment variables (callers pass everything explicitly).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from engine.backends.base import Backend
+from engine.errors import EngineError
+from engine.models import KNOWN, RETIRED, resolve
+
+PROTOCOLS = {"openai": "openai_compat", "openai_compat": "openai_compat",
+             "anthropic": "anthropic"}
+
+
+def make_backend(model: str, *, cache_dir: Path, base_url: str | None = None,
+                 api_key: str | None = None, protocol: str | None = None,
+                 context_window: int | None = None, options=None,
+                 probe: bool = True) -> Backend:
+    """`probe=False` (remote only): trust the configured window and contact nothing yet."""
+    if base_url:
+        return _remote(model, base_url, api_key, protocol, context_window, probe)
+    if protocol not in (None, "local"):
+        raise EngineError(f"protocol {protocol!r} needs a base_url for its server")
+    from engine.backends.local import LocalBackend
+
+    backend = LocalBackend.load(model, Path(cache_dir), options)
+    if context_window is not None:
+        if context_window <= 0 or context_window > backend.context_window:
+            raise EngineError(f"context_window {context_window} must be between 1 and the "
+                              f"model's own window of {backend.context_window}")
+        backend.context_window = context_window
+    return backend
+
+
+def _remote(model: str, base_url: str, api_key: str | None, protocol: str | None,
+            context_window: int | None, probe: bool) -> Backend:
+    kind = PROTOCOLS.get((protocol or "openai").lower())
+    if kind is None:
+        raise EngineError(f"unknown protocol {protocol!r}: use openai or anthropic")
+    remote_name, thinking, window = model, None, context_window
+    if model.lower() in KNOWN or model.lower() in RETIRED:
+        spec = resolve(model)
+        remote_name, thinking = spec.name, spec.thinking
+        window = context_window or spec.context_window
+    if kind == "anthropic":
+        from engine.backends.anthropic import AnthropicBackend
+
+        return AnthropicBackend(remote_name, base_url, api_key, context_window=window,
+                                force_thinking=thinking, probe=probe)
+    from engine.backends.openai_compat import OpenAICompatBackend
+
+    return OpenAICompatBackend(remote_name, base_url, api_key, context_window=window,
+                               force_thinking=thinking, probe=probe)

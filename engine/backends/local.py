@@ -1,0 +1,101 @@
+"""The local backend: a transformers model in this process, streamed through engine/generation.py.
+
+Why: the embedded default, any Hugging Face folder, a GGUF file and DeepSeek-V4 checkpoints all
+run here behind the same `Backend` protocol the remote backends speak. The chat template comes
+from the tokenizer; thinking mode is passed to templates that know it (V4's), and `<think>` spans
+come back as ThinkingDelta events.
+
+One generation at a time per model (a lock): the KV cache and the torch threads are not shared.
+Does not know: where the weights came from (loading.py) or names of models (models.py).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from engine.backends.base import Done, Event, GenerationParams, Message, Usage
+from engine.errors import ContextOverflow, ModelLoadError
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, model, tokenizer, name: str, context_window: int,
+                 *, force_thinking: bool | None = None, report=None):
+        if not getattr(tokenizer, "chat_template", None):
+            raise ModelLoadError(f"{name}: the tokenizer has no chat template, so chat prompts "
+                                 "cannot be built for it")
+        if not isinstance(context_window, int) or context_window <= 0:
+            raise ModelLoadError(f"{name}: context window must be a positive integer")
+        self.hf_model = model
+        self.tokenizer = tokenizer
+        self.model = name
+        self.context_window = context_window
+        self.force_thinking = force_thinking
+        self.report = report
+        self.supports_thinking = "thinking" in tokenizer.chat_template
+        self.eos_ids = _eos_ids(model, tokenizer)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def load(cls, spec_or_path, cache_dir: Path, options=None) -> "LocalBackend":
+        """Resolve, load and wrap a model; `report` on the instance says how the load went."""
+        from engine.loading import load
+        from engine.models import ModelSpec, resolve
+
+        spec = spec_or_path if isinstance(spec_or_path, ModelSpec) else resolve(spec_or_path)
+        loaded = load(spec, Path(cache_dir), options)
+        window = loaded.report.context_window or spec.context_window
+        if window is None:
+            raise ModelLoadError(f"{spec.name}: its config declares no context window")
+        return cls(loaded.model, loaded.tokenizer, spec.name, window,
+                   force_thinking=spec.thinking, report=loaded.report)
+
+    def _thinking(self, params: GenerationParams) -> bool:
+        wanted = params.thinking if self.force_thinking is None else self.force_thinking
+        return wanted and self.supports_thinking
+
+    def render(self, messages: list[Message], thinking: bool = False) -> str:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        extra = {"thinking": thinking, "enable_thinking": thinking} if self.supports_thinking \
+            else {}
+        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True,
+                                                  tokenize=False, **extra)
+
+    def prompt_ids(self, messages: list[Message], thinking: bool = False) -> list[int]:
+        text = self.render(messages, thinking)
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        return len(self.prompt_ids(messages))
+
+    def stream(self, messages: list[Message], params: GenerationParams,
+               cancel: threading.Event | None = None) -> Iterator[Event]:
+        from engine.generation import THINK_OPEN, stream_tokens
+
+        thinking = self._thinking(params)
+        text = self.render(messages, thinking)
+        ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        if len(ids) >= self.context_window:
+            raise ContextOverflow(len(ids), params.max_new_tokens, self.context_window)
+        with self._lock:
+            if cancel is not None and cancel.is_set():
+                yield Usage(len(ids), 0)
+                yield Done("cancelled")
+                return
+            yield from stream_tokens(
+                self.hf_model, self.tokenizer, ids, params, eos_ids=self.eos_ids,
+                window=self.context_window, cancel=cancel,
+                starts_in_thinking=thinking and text.rstrip().endswith(THINK_OPEN))
+
+
+def _eos_ids(model, tokenizer) -> set[int]:
+    ids: set[int] = set()
+    config = getattr(model, "generation_config", None)
+    for value in (getattr(config, "eos_token_id", None), tokenizer.eos_token_id):
+        if isinstance(value, int):
+            ids.add(value)
+        elif isinstance(value, (list, tuple)):
+            ids.update(int(v) for v in value)
+    return ids

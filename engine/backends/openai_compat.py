@@ -1,0 +1,159 @@
+"""Backend for any server speaking OpenAI Chat Completions, through the official `openai` SDK.
+
+Why: the DeepSeek API, vLLM, SGLang, llama.cpp's server, LM Studio, Ollama and Longhand's own
+HTTP API all speak it. Streaming deltas map to our events: `content` -> TextDelta,
+`reasoning_content` (DeepSeek, SGLang; `reasoning` in newer vLLM) -> ThinkingDelta, `<think>`
+spans left in `content` by servers without a reasoning parser are split the same way as locally.
+Thinking is requested as DeepSeek's `thinking: {type: enabled}` plus vLLM/SGLang's
+`chat_template_kwargs`, only when asked for.
+
+Does not know: tokenization (servers count; a local TokenCounter may be supplied) or model names.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Iterator
+from urllib.parse import urlparse
+
+from engine.backends.base import Done, Event, GenerationParams, Message, ThinkingDelta, Usage
+from engine.backends.server_info import choose_window, window_from_entry
+from engine.errors import BackendUnavailable, EngineError
+
+FINISH = {"stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop"}
+
+
+def check_base_url(base_url: str) -> str:
+    parsed = urlparse(base_url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise EngineError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
+                          f"not {base_url!r}")
+    return base_url.rstrip("/")
+
+
+class OpenAICompatBackend:
+    name = "openai_compat"
+
+    def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
+                 context_window: int | None = None, force_thinking: bool | None = None,
+                 counter=None, timeout: float = 600.0, probe: bool = True):
+        import openai
+
+        if not model or not model.strip():
+            raise EngineError("a remote backend needs the model name the server knows")
+        if context_window is not None and (not isinstance(context_window, int)
+                                           or context_window <= 0):
+            raise EngineError(f"context_window must be a positive integer, not {context_window!r}")
+        self.model = model
+        self.base_url = check_base_url(base_url)
+        self.force_thinking = force_thinking
+        self.counter = counter
+        self._configured_window = context_window
+        # Local servers ignore the key; the SDK refuses an empty one, so send a placeholder.
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=api_key or "not-needed",
+                                    timeout=timeout, max_retries=0)
+        # The window decides every budget, so it is known before the backend exists: asked of
+        # the server (probe=False trusts the configured value and sends nothing).
+        server = self._server_window() if probe else None
+        self.context_window = choose_window(server, context_window, model, self.base_url)
+
+    def _server_window(self) -> int | None:
+        import openai
+
+        try:
+            page = self.client.models.list()
+        except openai.NotFoundError:
+            return None  # a server without /v1/models: configuration decides
+        except openai.APIError as exc:
+            raise _unavailable(exc, self.base_url) from exc
+        for entry in page.data:
+            if entry.id == self.model:
+                return window_from_entry(entry.model_dump())
+        return None
+
+    def count_tokens(self, messages: list[Message]) -> int:
+        if self.counter is not None:
+            return self.counter.count_messages(messages)
+        raise EngineError(
+            f"{self.base_url} speaks OpenAI Chat Completions, which has no token-counting "
+            "endpoint; configure a local tokenizer for this model to budget its prompts")
+
+    def _request(self, messages: list[Message], params: GenerationParams) -> dict:
+        thinking = params.thinking if self.force_thinking is None else self.force_thinking
+        request: dict = {
+            "model": self.model,
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": params.max_new_tokens,
+            "temperature": params.temperature,
+        }
+        if params.top_p < 1.0:
+            request["top_p"] = params.top_p
+        if params.stop:
+            request["stop"] = list(params.stop)[:4]
+        if params.seed is not None:
+            request["seed"] = params.seed
+        if thinking:
+            request["extra_body"] = {
+                "thinking": {"type": "enabled"},
+                "chat_template_kwargs": {"thinking": True, "enable_thinking": True},
+            }
+        return request
+
+    def stream(self, messages: list[Message], params: GenerationParams,
+               cancel: threading.Event | None = None) -> Iterator[Event]:
+        import openai
+
+        from engine.generation import StreamSplitter
+
+        try:
+            response = self.client.chat.completions.create(**self._request(messages, params))
+        except openai.APIError as exc:
+            raise _unavailable(exc, self.base_url) from exc
+        splitter = StreamSplitter(params.stop, thinking=False)
+        usage, finish, deltas = None, "stop", 0
+        try:
+            for chunk in response:
+                if cancel is not None and cancel.is_set():
+                    finish = "cancelled"
+                    break
+                if chunk.usage is not None:
+                    usage = Usage(chunk.usage.prompt_tokens or 0,
+                                  chunk.usage.completion_tokens or 0)
+                for choice in chunk.choices:
+                    delta = choice.delta
+                    extra = delta.model_extra or {}
+                    reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+                    if reasoning:
+                        deltas += 1
+                        yield ThinkingDelta(reasoning)
+                    if delta.content:
+                        deltas += 1
+                        yield from splitter.feed(delta.content)
+                    if choice.finish_reason:
+                        finish = FINISH.get(choice.finish_reason, "stop")
+                if splitter.stopped:
+                    finish = "stop"
+                    break
+        except openai.APIError as exc:
+            yield Usage(0, deltas) if usage is None else usage
+            yield Done("error", error=str(_unavailable(exc, self.base_url)))
+            return
+        finally:
+            response.close()
+        if not splitter.stopped:
+            yield from splitter.feed("", final=True)
+        yield usage or Usage(self._prompt_tokens(messages), deltas)
+        yield Done(finish)
+
+    def _prompt_tokens(self, messages: list[Message]) -> int:
+        return self.counter.count_messages(messages) if self.counter is not None else 0
+
+
+def _unavailable(exc: Exception, base_url: str) -> BackendUnavailable:
+    import openai
+
+    if isinstance(exc, openai.APIConnectionError):
+        return BackendUnavailable(f"cannot reach the server at {base_url}: {exc}")
+    status = getattr(exc, "status_code", None)
+    return BackendUnavailable(f"the server at {base_url} answered {status or 'an error'}: {exc}")

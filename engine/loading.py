@@ -1,0 +1,220 @@
+"""Load a causal LM: the embedded default, a GGUF file, a Hugging Face folder or a V4 folder.
+
+Why: every local backend starts here, and the UI's status panel shows what happened (cold or
+cached path, where the weights went, how much memory they hold, the window, the dtype).
+GGUF files are converted once into a cached safetensors folder (engine/embedded.py) because
+reading a GGUF through transformers is slow; DeepSeek-V4 folders go to `engine.loading_v4`.
+
+Placement and quantization are seams: `engine.quantization.apply_quantization(kwargs, options)`
+and `engine.offload.apply_offload(kwargs, options)` each take the `from_pretrained` keyword
+arguments being built and return them extended. When those modules are absent, the plain
+transformers/accelerate arguments (BitsAndBytesConfig, device_map, max_memory, offload_folder)
+are passed straight through.
+
+Does not know: generation (generation.py), the registry's names (models.py resolves them).
+"""
+from __future__ import annotations
+
+import importlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ModelLoadError
+from engine.models import ModelSpec, resolve
+
+QUANTIZATION_MODES = ("nf4", "fp4", "int8")
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+
+
+@dataclass(frozen=True)
+class LoadOptions:
+    device_map: str | dict | None = None  # None: one device (cuda:0 if present, else cpu)
+    max_memory: dict | None = None  # e.g. {"cpu": "2GiB", 0: "20GiB"}
+    offload_folder: str | None = None  # disk offload for modules mapped to "disk"
+    quantization: str | None = None  # None | "nf4" | "fp4" | "int8" (bitsandbytes)
+    dtype: str = "float32"
+
+
+@dataclass
+class LoadReport:
+    source: str
+    kind: str
+    path_taken: str  # "cold" (converted/first read) | "cached" | "direct"
+    load_s: float
+    dtype: str
+    context_window: int | None
+    device_placement: dict[str, int]  # device -> parameter bytes ("disk" for offloaded)
+    resident_bytes: int  # parameter + buffer bytes held in RAM/VRAM (not on disk)
+    rss_bytes: int | None = None  # whole-process resident set after load
+    quantization: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LoadedModel:
+    model: Any
+    tokenizer: Any
+    spec: ModelSpec
+    report: LoadReport
+
+
+def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
+         options: LoadOptions | None = None) -> LoadedModel:
+    """Load weights and tokenizer; raises ModelNotFound / ModelLoadError with a clear message."""
+    options = options or LoadOptions()
+    _check_options(options)
+    spec = spec_or_path if isinstance(spec_or_path, ModelSpec) else resolve(spec_or_path)
+    started = time.perf_counter()
+    if spec.kind == "deepseek_v4":
+        if spec.path is None:
+            raise ModelLoadError(
+                f"{spec.name} is not on this machine: give the path of its checkpoint folder, "
+                "or a base_url for a server that hosts it")
+        loading_v4 = importlib.import_module("engine.loading_v4")
+        loaded = loading_v4.load_v4(spec.path, options)
+        if isinstance(loaded, tuple):  # (model, tokenizer, LoadReport)
+            loaded = LoadedModel(loaded[0], loaded[1], spec, loaded[2])
+        return loaded
+    folder, path_taken = _weights_folder(spec, Path(cache_dir))
+    model, tokenizer = _from_pretrained(folder, options)
+    report = _report(model, spec, path_taken, time.perf_counter() - started, options)
+    return LoadedModel(model, tokenizer, spec, report)
+
+
+def _weights_folder(spec: ModelSpec, cache_dir: Path) -> tuple[Path, str]:
+    from engine import embedded
+
+    if spec.kind in ("embedded", "gguf"):
+        gguf = spec.path if spec.kind == "gguf" else embedded.embedded_gguf_path()
+        cached = embedded.is_converted(embedded.converted_dir(cache_dir, gguf))
+        folder = embedded.ensure_converted(cache_dir, gguf)
+        return folder, "cached" if cached else "cold"
+    if spec.path is None:
+        raise ModelLoadError(f"{spec.name} has no local weights")
+    return spec.path, "direct"
+
+
+def from_pretrained_kwargs(options: LoadOptions) -> dict:
+    """Keyword arguments for `AutoModelForCausalLM.from_pretrained`, through the hook seams."""
+    import torch
+
+    kwargs: dict[str, Any] = {"dtype": options.dtype if options.dtype == "auto"
+                              else getattr(torch, options.dtype)}
+    kwargs = _hook("engine.offload", "apply_offload", _plain_offload)(kwargs, options)
+    kwargs = _hook("engine.quantization", "apply_quantization", _plain_quantization)(
+        kwargs, options)
+    return kwargs
+
+
+def _from_pretrained(folder: Path, options: LoadOptions):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = from_pretrained_kwargs(options)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        model = AutoModelForCausalLM.from_pretrained(folder, **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise ModelLoadError(f"could not load {folder}: {exc}") from exc
+    model.eval()
+    if options.device_map is None and "quantization_config" not in kwargs:
+        device = _default_device()
+        if device != "cpu":
+            model.to(device)
+    return model, tokenizer
+
+
+def _hook(module_name: str, function: str, fallback):
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return fallback
+    return getattr(module, function, fallback)
+
+
+def _plain_offload(kwargs: dict, options: LoadOptions) -> dict:
+    if options.device_map is not None:
+        kwargs["device_map"] = options.device_map
+    if options.max_memory is not None:
+        kwargs["max_memory"] = options.max_memory
+        kwargs.setdefault("device_map", "auto")
+    if options.offload_folder is not None:
+        Path(options.offload_folder).mkdir(parents=True, exist_ok=True)
+        kwargs["offload_folder"] = str(options.offload_folder)
+    return kwargs
+
+
+def _plain_quantization(kwargs: dict, options: LoadOptions) -> dict:
+    if options.quantization is None:
+        return kwargs
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if options.quantization == "int8":
+        config = BitsAndBytesConfig(load_in_8bit=True)
+    else:
+        compute = torch.float32 if options.dtype == "float32" else torch.bfloat16
+        config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=options.quantization,
+                                    bnb_4bit_compute_dtype=compute)
+    kwargs["quantization_config"] = config
+    kwargs.setdefault("device_map", _default_device())
+    return kwargs
+
+
+def _check_options(options: LoadOptions) -> None:
+    if options.dtype not in DTYPES:
+        raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, not {options.dtype!r}")
+    if options.quantization not in (None, *QUANTIZATION_MODES):
+        raise ModelLoadError(f"quantization must be one of {', '.join(QUANTIZATION_MODES)} "
+                             f"or none, not {options.quantization!r}")
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda:0" if torch.cuda.is_available() else "cpu"
+
+
+def placement(model) -> tuple[dict[str, int], int]:
+    """Parameter bytes per device ("disk" for offloaded modules), and the bytes held in memory."""
+    device_map = getattr(model, "hf_device_map", None) or {}
+    prefixes = sorted(device_map, key=len, reverse=True)
+    per_device: dict[str, int] = {}
+    resident = 0
+    tensors = [*model.named_parameters(), *model.named_buffers()]
+    for name, tensor in tensors:
+        where = str(tensor.device)
+        for prefix in prefixes:
+            if prefix == "" or name == prefix or name.startswith(prefix + "."):
+                mapped = device_map[prefix]
+                where = "disk" if mapped == "disk" else (
+                    f"cuda:{mapped}" if isinstance(mapped, int) else str(mapped))
+                break
+        size = tensor.numel() * tensor.element_size()
+        per_device[where] = per_device.get(where, 0) + size
+        if where != "disk" and tensor.device.type != "meta":
+            resident += size
+    return per_device, resident
+
+
+def process_rss() -> int | None:
+    try:
+        import psutil
+    except ImportError:
+        return None
+    return psutil.Process().memory_info().rss
+
+
+def _report(model, spec: ModelSpec, path_taken: str, seconds: float,
+            options: LoadOptions) -> LoadReport:
+    per_device, resident = placement(model)
+    config = model.config
+    window = spec.context_window or getattr(config, "max_position_embeddings", None)
+    dtype = str(getattr(model, "dtype", options.dtype)).replace("torch.", "")
+    return LoadReport(source=str(spec.path or spec.name), kind=spec.kind, path_taken=path_taken,
+                      load_s=round(seconds, 3), dtype=dtype, context_window=window,
+                      device_placement=per_device, resident_bytes=resident,
+                      rss_bytes=process_rss(), quantization=options.quantization)

@@ -1,0 +1,87 @@
+"""OpenAI- and Anthropic-compatible HTTP API over Longhand's engine.
+
+    mount(app, ctx)                        the app's own port, beside the Gradio UI
+    create_api_app(settings, provider)     a FastAPI app with only the API (--api-only, tests)
+
+Routes: GET /healthz, GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions,
+POST /v1/messages, POST /v1/messages/count_tokens. Layers (STYLE.md convention 6): wire.py
+(pydantic models), service.py + engine_stream.py + queue.py (the adapter to the engine's
+stream), openai_routes.py / anthropic_routes.py (thin routes), routing.py + errors.py (the one
+error handler), auth.py (keys), sse.py (framing).
+Does not import torch: the backend comes from `backend_provider()` on first use.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from workbench.config import Settings
+
+from . import anthropic_routes, openai_routes
+from .auth import ensure_safe_bind
+from .catalog import BackendProvider, Catalog
+from .engine_stream import GenerationRunner
+from .errors import unknown_model
+from .routing import MAX_BODY_BYTES, api_router
+from .service import ApiState
+from .wire import ModelCard, ModelList
+
+__all__ = ["mount", "create_api_app", "ApiState"]
+
+
+def build_router(settings: Settings, backend_provider: BackendProvider, *, workers: int = 1,
+                 max_body_bytes: int = MAX_BODY_BYTES) -> tuple[APIRouter, ApiState]:
+    """All API routes over one backend; refuses an off-loopback bind without a key."""
+    ensure_safe_bind(settings)
+    state = ApiState(settings, Catalog(settings, backend_provider),
+                     GenerationRunner(settings.api_queue_size, workers))
+    router = api_router(settings, max_body_bytes)
+    _add_common_routes(router, state)
+    openai_routes.add_routes(router, state)
+    anthropic_routes.add_routes(router, state)
+    return router, state
+
+
+def mount(app: FastAPI, ctx) -> ApiState:
+    """Add the API to the app. `ctx` has `settings` and `backend()` (workbench.context)."""
+    router, state = build_router(ctx.settings, ctx.backend)
+    before = len(app.router.routes)
+    app.include_router(router)
+    ours = app.router.routes[before:]
+    del app.router.routes[before:]
+    app.router.routes[0:0] = ours  # ahead of a catch-all mount such as Gradio's "/"
+    return state
+
+
+def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
+                   workers: int = 1, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    app = FastAPI(title="Longhand API", docs_url=None, redoc_url=None, openapi_url=None)
+    router, state = build_router(settings, backend_provider, workers=workers,
+                                 max_body_bytes=max_body_bytes)
+    app.include_router(router)
+    app.state.api = state
+    return app
+
+
+def _add_common_routes(router: APIRouter, state: ApiState) -> None:
+    def card(model_id: str) -> ModelCard:
+        return ModelCard(id=model_id, display_name=model_id,
+                         context_window=state.catalog.context_window())
+
+    @router.get("/healthz")
+    async def healthz():
+        queue = state.runner.queue
+        return {"status": "ok", "model": state.settings.model,
+                "queue": {"running": queue.running, "waiting": queue.waiting,
+                          "size": queue.size}}
+
+    @router.get("/v1/models")
+    async def list_models():
+        ids = state.catalog.model_ids()
+        return ModelList(data=[card(i) for i in ids], first_id=ids[0] if ids else None,
+                         last_id=ids[-1] if ids else None).model_dump()
+
+    @router.get("/v1/models/{model_id:path}")
+    async def get_model(model_id: str):
+        if model_id not in state.catalog.model_ids():
+            raise unknown_model(model_id, state.catalog.model_ids())
+        return card(model_id).model_dump()

@@ -1,0 +1,106 @@
+"""Anthropic Messages over the engine: `POST /v1/messages` and `/v1/messages/count_tokens`.
+
+Owns the translation of engine events into a `message` body or the documented SSE sequence:
+message_start (with input tokens), ping, then per content block content_block_start /
+content_block_delta (text_delta, or thinking_delta when thinking is enabled) /
+content_block_stop, then message_delta (stop_reason and usage), then message_stop.
+A failure after the stream began is an `event: error` frame, as Anthropic's API sends it.
+Reference: docs.anthropic.com/en/docs/build-with-claude/streaming.
+Does not know queues, budgets or the backend (service.py does).
+"""
+from __future__ import annotations
+
+import uuid
+from dataclasses import replace
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Request
+
+from engine.backends.base import Done, TextDelta, ThinkingDelta, Usage
+
+from . import service
+from .errors import ApiError, as_api_error, error_body
+from .service import ApiState, Opened, Prepared
+from .sse import EventStreamResponse, event_frame
+from .wire import AnthropicResponse, AnthropicUsage, CountTokensRequest, MessagesRequest
+
+STOP_REASON = {"stop": "end_turn", "length": "max_tokens", "cancelled": "end_turn",
+               "error": "end_turn"}
+EMPTY_BLOCK = {"text": {"type": "text", "text": ""},
+               "thinking": {"type": "thinking", "thinking": "", "signature": ""}}
+DELTA_FIELD = {"text": ("text_delta", "text"), "thinking": ("thinking_delta", "thinking")}
+
+
+def add_routes(router: APIRouter, state: ApiState) -> None:
+    @router.post("/v1/messages")
+    async def messages(body: MessagesRequest, request: Request):
+        prepared = await service.prepare(state, body.model, body.engine_messages(),
+                                         body.max_tokens)
+        params = body.params()
+        if prepared.forced_thinking is not None:
+            params = replace(params, thinking=prepared.forced_thinking)
+        message_id = f"msg_{uuid.uuid4().hex}"
+        if not body.stream:
+            done = await service.complete(state, request, prepared, params)
+            content = []
+            if done.thinking:
+                content.append({"type": "thinking", "thinking": done.thinking, "signature": ""})
+            if done.text or not content:
+                content.append({"type": "text", "text": done.text})
+            return AnthropicResponse(
+                id=message_id, model=prepared.model, content=content,
+                stop_reason=STOP_REASON[done.finish_reason],
+                usage=AnthropicUsage(input_tokens=done.usage.prompt_tokens,
+                                     output_tokens=done.usage.completion_tokens)).model_dump()
+        opened = await service.open_generation(state, request, prepared, params)
+        frames = _frames(opened, prepared, message_id)
+        return EventStreamResponse(frames, on_close=opened.generation.close)
+
+    @router.post("/v1/messages/count_tokens")
+    async def count_tokens(body: CountTokensRequest):
+        return {"input_tokens": await service.count_prompt(state, body.model,
+                                                           body.engine_messages())}
+
+
+async def _frames(opened: Opened, prepared: Prepared, message_id: str) -> AsyncIterator[bytes]:
+    yield event_frame("message_start", {"type": "message_start", "message": AnthropicResponse(
+        id=message_id, model=prepared.model, content=[], stop_reason=None,
+        usage=AnthropicUsage(input_tokens=prepared.prompt_tokens, output_tokens=0),
+    ).model_dump()})
+    yield event_frame("ping", {"type": "ping"})
+    index, kind = -1, None
+    usage = Usage(prepared.prompt_tokens, 0)
+    try:
+        async for event in opened.events():
+            if isinstance(event, (TextDelta, ThinkingDelta)):
+                if event.kind != kind:
+                    if kind is not None:
+                        yield _block_stop(index)
+                    index, kind = index + 1, event.kind
+                    yield event_frame("content_block_start", {
+                        "type": "content_block_start", "index": index,
+                        "content_block": EMPTY_BLOCK[kind]})
+                delta_type, field = DELTA_FIELD[kind]
+                yield event_frame("content_block_delta", {
+                    "type": "content_block_delta", "index": index,
+                    "delta": {"type": delta_type, field: event.text}})
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Done):
+                if event.finish_reason == "error":
+                    raise ApiError(500, "engine", f"the engine failed: {event.error}")
+                if kind is not None:
+                    yield _block_stop(index)
+                yield event_frame("message_delta", {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": STOP_REASON[event.finish_reason],
+                              "stop_sequence": None},
+                    "usage": {"input_tokens": usage.prompt_tokens,
+                              "output_tokens": usage.completion_tokens}})
+                yield event_frame("message_stop", {"type": "message_stop"})
+    except Exception as exc:  # headers are sent: the error travels as an `error` event
+        yield event_frame("error", error_body(as_api_error(exc), "anthropic"))
+
+
+def _block_stop(index: int) -> bytes:
+    return event_frame("content_block_stop", {"type": "content_block_stop", "index": index})

@@ -1,0 +1,90 @@
+"""OpenAI Chat Completions over the engine: `POST /v1/chat/completions`, stream or not.
+
+Owns the translation of engine events into `chat.completion` bodies and
+`chat.completion.chunk` SSE frames: a first chunk with the role, one chunk per text delta
+(`reasoning_content` for thinking, as DeepSeek's API does), a last chunk with `finish_reason`,
+then -- when `stream_options.include_usage` -- a chunk with empty `choices` and the usage, then
+`data: [DONE]`. A failure after text has been sent arrives as a `data: {"error": ...}` frame,
+which the openai SDK raises as an APIError.
+Reference: platform.openai.com/docs/api-reference/chat-streaming.
+Does not know queues, budgets or the backend (service.py does).
+"""
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import replace
+from typing import AsyncIterator
+
+from fastapi import APIRouter, Request
+
+from engine.backends.base import Done, TextDelta, ThinkingDelta, Usage
+
+from . import service
+from .errors import ApiError, as_api_error, error_body
+from .service import ApiState, Opened, Prepared
+from .sse import DONE_FRAME, EventStreamResponse, data_frame
+from .wire import (ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice,
+                   ChunkChoice, OpenAIUsage, ResponseMessage)
+
+FINISH = {"stop": "stop", "length": "length", "cancelled": "stop", "error": "stop"}
+
+
+def add_routes(router: APIRouter, state: ApiState) -> None:
+    @router.post("/v1/chat/completions")
+    async def chat_completions(body: ChatCompletionRequest, request: Request):
+        prepared = await service.prepare(state, body.model, body.engine_messages(),
+                                         body.requested_output())
+        params = body.params(prepared.max_new_tokens)
+        if prepared.forced_thinking is not None:
+            params = replace(params, thinking=prepared.forced_thinking)
+        call_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
+        if not body.stream:
+            done = await service.complete(state, request, prepared, params)
+            usage = _usage(done.usage)
+            return ChatCompletion(
+                id=call_id, created=created, model=prepared.model, usage=usage,
+                choices=[Choice(message=ResponseMessage(
+                    content=done.text, reasoning_content=done.thinking or None),
+                    finish_reason=FINISH[done.finish_reason])]).model_dump()
+        opened = await service.open_generation(state, request, prepared, params)
+        include_usage = bool(body.stream_options and body.stream_options.include_usage)
+        frames = _frames(opened, prepared, call_id, created, include_usage)
+        return EventStreamResponse(frames, on_close=opened.generation.close)
+
+
+def _usage(usage: Usage) -> OpenAIUsage:
+    return OpenAIUsage(prompt_tokens=usage.prompt_tokens,
+                       completion_tokens=usage.completion_tokens,
+                       total_tokens=usage.prompt_tokens + usage.completion_tokens)
+
+
+async def _frames(opened: Opened, prepared: Prepared, call_id: str, created: int,
+                  include_usage: bool) -> AsyncIterator[bytes]:
+    def chunk(delta: dict, finish: str | None = None, usage: OpenAIUsage | None = None,
+              choices: bool = True) -> bytes:
+        body = ChatCompletionChunk(
+            id=call_id, created=created, model=prepared.model, usage=usage,
+            choices=[ChunkChoice(delta=delta, finish_reason=finish)] if choices else [])
+        return data_frame(body.model_dump(exclude={"usage"} if usage is None else set()))
+
+    yield chunk({"role": "assistant", "content": ""})
+    usage = Usage(prepared.prompt_tokens, 0)
+    try:
+        async for event in opened.events():
+            if isinstance(event, TextDelta):
+                yield chunk({"content": event.text})
+            elif isinstance(event, ThinkingDelta):
+                yield chunk({"reasoning_content": event.text})
+            elif isinstance(event, Usage):
+                usage = event
+            elif isinstance(event, Done):
+                if event.finish_reason == "error":
+                    raise ApiError(500, "engine", f"the engine failed: {event.error}")
+                yield chunk({}, finish=FINISH[event.finish_reason])
+    except Exception as exc:  # headers are sent: the error travels as the last frame
+        yield data_frame(error_body(as_api_error(exc), "openai"))
+        return
+    if include_usage:
+        yield chunk({}, usage=_usage(usage), choices=False)
+    yield DONE_FRAME

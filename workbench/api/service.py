@@ -1,0 +1,142 @@
+"""What both protocols' routes do the same way, between parsing a request and framing events.
+
+Owns `ApiState` (settings, the model catalog, the generation runner: one per app) and the
+protocol-free steps of a generation request: resolve the model, count the prompt with the
+tokenizer that will run it, refuse what does not fit (413 with the budget, never truncate),
+take a place in the queue (429 when full), wait for the engine's first event while watching
+for a client that hangs up, and drain a whole answer for non-streaming callers.
+An engine failure before any text is a 500; after text has been streamed it is the stream's
+last event, framed by the route.
+Does not know either wire format.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import AsyncIterator
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from engine.backends.base import Backend, Completion, Done, Event, GenerationParams, Message
+from engine.backends.base import TextDelta, ThinkingDelta, Usage
+from workbench.config import Settings
+
+from .catalog import Catalog
+from .engine_stream import Generation, GenerationRunner, check_budget, unless_disconnected
+from .errors import ApiError
+
+DEFAULT_MAX_OUTPUT = 512  # when an OpenAI client names no max_tokens
+
+
+@dataclass
+class ApiState:
+    settings: Settings
+    catalog: Catalog
+    runner: GenerationRunner
+
+
+@dataclass
+class Prepared:
+    """A request that fits: its backend, prompt size and output budget."""
+
+    backend: Backend
+    model: str  # as the client named it
+    messages: list[Message]
+    prompt_tokens: int
+    max_new_tokens: int
+    forced_thinking: bool | None
+
+
+async def prepare(state: ApiState, model: str, messages: list[Message],
+                  requested_output: int | None) -> Prepared:
+    name, forced = state.catalog.check(model)
+    backend = await run_in_threadpool(state.catalog.backend)
+    prompt = await run_in_threadpool(backend.count_tokens, messages)
+    if requested_output is None:
+        room = backend.context_window - prompt
+        requested_output = min(DEFAULT_MAX_OUTPUT, room) if room > 0 else DEFAULT_MAX_OUTPUT
+    check_budget(backend, prompt, requested_output)
+    return Prepared(backend, name, messages, prompt, requested_output, forced)
+
+
+async def count_prompt(state: ApiState, model: str, messages: list[Message]) -> int:
+    state.catalog.check(model)
+    backend = await run_in_threadpool(state.catalog.backend)
+    return await run_in_threadpool(backend.count_tokens, messages)
+
+
+@dataclass
+class Opened:
+    """A started generation: events already received, then the rest of the stream."""
+
+    generation: Generation
+    head: list[Event] = field(default_factory=list)
+
+    async def events(self) -> AsyncIterator[Event]:
+        for event in self.head:
+            yield event
+        if self.head and isinstance(self.head[-1], Done):
+            return
+        async for event in self.generation:
+            yield event
+
+
+async def open_generation(state: ApiState, request: Request, prepared: Prepared,
+                          params: GenerationParams) -> Opened:
+    """Admit (429 when full), wait for a slot and for the first text or the end.
+
+    Raises before any response is sent when the engine fails at once, so the client gets a
+    proper error status; a client that disconnects meanwhile frees its place.
+    """
+    generation = state.runner.admit(prepared.backend, prepared.messages, params)
+    opened = Opened(generation)
+
+    async def first_events() -> None:
+        await generation.start()
+        async for event in generation:
+            opened.head.append(event)
+            if isinstance(event, (TextDelta, ThinkingDelta, Done)):
+                return
+
+    try:
+        await unless_disconnected(request, first_events())
+    except BaseException:
+        generation.close()
+        raise
+    last = opened.head[-1] if opened.head else None
+    if last is None or (isinstance(last, Done) and last.finish_reason == "error"):
+        generation.close()
+        reason = last.error if isinstance(last, Done) else "the stream ended without an answer"
+        raise ApiError(500, "engine", f"the engine failed: {reason}")
+    return opened
+
+
+async def complete(state: ApiState, request: Request, prepared: Prepared,
+                   params: GenerationParams) -> Completion:
+    """The whole answer at once; an engine failure is a 500 rather than a partial answer."""
+    opened = await open_generation(state, request, prepared, params)
+    out = Completion()
+
+    async def drain() -> None:
+        text, thinking = [], []
+        async for event in opened.events():
+            if isinstance(event, TextDelta):
+                text.append(event.text)
+            elif isinstance(event, ThinkingDelta):
+                thinking.append(event.text)
+            elif isinstance(event, Usage):
+                out.usage = event
+            elif isinstance(event, Done):
+                out.finish_reason, out.error = event.finish_reason, event.error
+        out.text, out.thinking = "".join(text), "".join(thinking)
+
+    try:
+        await unless_disconnected(request, drain())
+    finally:
+        opened.generation.close()
+    if out.finish_reason == "error":
+        raise ApiError(500, "engine", f"the engine failed: {out.error}")
+    if out.usage is None:
+        out.usage = Usage(prepared.prompt_tokens, 0)
+    return out
+
