@@ -13,6 +13,9 @@ import sys
 
 BENCHES = {
     "generate": "engine.bench_generate",
+    "prefill": "engine.bench_v4",
+    "decode": "engine.bench_v4",
+    "moe": "engine.bench_v4",
 }
 
 FIELDS = ("bench", "case", "ours_s", "reference_s", "speedup", "max_abs_diff",

@@ -7,10 +7,22 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, MutableMapping
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+# Set by the entry points (app.py, cli.py) before gradio/transformers are imported:
+# no analytics, no Hugging Face Hub look-ups, nothing that phones home.
+PRIVACY_ENV = {
+    "GRADIO_ANALYTICS_ENABLED": "False",
+    "GRADIO_SHARE": "False",
+    "HF_HUB_OFFLINE": "1",
+    "HF_HUB_DISABLE_TELEMETRY": "1",
+    "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "HF_DATASETS_OFFLINE": "1",
+    "DO_NOT_TRACK": "1",
+}
 
 
 def _default_cache_dir() -> Path:
@@ -59,6 +71,12 @@ class Settings:
             if val is not None and key in {f.name for f in fields(cls)}:
                 values[key] = _coerce(key, val)
         return cls(**values)
+
+
+def apply_privacy_env(environ: MutableMapping[str, str] | None = None) -> None:
+    """Write PRIVACY_ENV into the environment; called once by app.py and cli.py at start."""
+    environ = os.environ if environ is None else environ
+    environ.update(PRIVACY_ENV)
 
 
 def _coerce(name: str, value: object) -> object:

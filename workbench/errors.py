@@ -60,3 +60,25 @@ class ImportRejected(WorkbenchError):
         count = len(self.problems)
         super().__init__(f"{count} file{'s' if count != 1 else ''} could not be imported, "
                          f"so nothing was imported:\n{lines}")
+
+
+class AdapterNotFound(WorkbenchError):
+    """No adapter of that name (or id) in the project."""
+
+
+class AdapterExists(WorkbenchError):
+    """An adapter name already used in the project."""
+
+
+class DatasetRejected(WorkbenchError):
+    """A training dataset that cannot make a useful adapter: every problem is listed."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"This dataset cannot be used for training, so nothing was written:"
+                         f"\n{lines}")
+
+
+class TrainingBusy(WorkbenchError):
+    """The same training run is already going in another live process."""

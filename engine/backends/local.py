@@ -31,6 +31,7 @@ class LocalBackend:
         self.hf_model = model
         self.tokenizer = tokenizer
         self.model = name
+        self.base_name = name  # `model` becomes "base+adapter" while an adapter is attached
         self.context_window = context_window
         self.force_thinking = force_thinking
         self.report = report
@@ -51,6 +52,14 @@ class LocalBackend:
             raise ModelLoadError(f"{spec.name}: its config declares no context window")
         return cls(loaded.model, loaded.tokenizer, spec.name, window,
                    force_thinking=spec.thinking, report=loaded.report)
+
+    def swap_model(self, change, adapter: str | None):
+        """Run `change(hf_model) -> hf_model` between generations (an adapter attached or
+        detached, engine/adapters.py); the name becomes "base+adapter" or the base again."""
+        with self._lock:
+            self.hf_model = change(self.hf_model)
+            self.model = f"{self.base_name}+{adapter}" if adapter else self.base_name
+            return self.hf_model
 
     def _thinking(self, params: GenerationParams) -> bool:
         wanted = params.thinking if self.force_thinking is None else self.force_thinking
