@@ -16,6 +16,7 @@ BENCHES = {
     "prefill": "engine.bench_v4",
     "decode": "engine.bench_v4",
     "moe": "engine.bench_v4",
+    "prefix-cache": "engine.bench_prefix_cache",
 }
 
 FIELDS = ("bench", "case", "ours_s", "reference_s", "speedup", "max_abs_diff",

@@ -1,0 +1,110 @@
+"""How Longhand's kernels enter a transformers DeepSeek-V4 model: `apply_fast_v4(model)`.
+
+Owns the swap, PEFT-style, of module *instances* in a loaded `DeepseekV4ForCausalLM`
+(verified against transformers 5.23.0, the pin in requirements.txt):
+- every `self_attn` becomes a `FastV4Attention` (engine/v4_attention.py),
+- every `mlp.experts` becomes a `FusedV4Experts` (grouped MoE kernel, hash-routed layers too),
+- `model.model` becomes a `FastV4Model`: the same embeddings, decoder layers, mHC head and norm,
+  but no dense attention mask, a `V4Cache`, and long prompts fed in chunks (exact: chunked prefill
+  equals one piece) so activations stay bounded at any context length.
+Parameters are shared, never copied; no library class is patched. `generate` works unchanged: its
+default cache is refitted with fast layers on first use (engine/v4_cache.py `adopt`).
+Does not know checkpoints, tokenizers or loading (engine/loading.py, engine/tiny.py).
+"""
+
+import torch
+from torch import nn
+from transformers.modeling_outputs import MoeModelOutputWithPast
+
+from engine.kernels import dispatch
+from engine.v4_attention import FastV4Attention
+from engine.v4_cache import V4Cache, adopt
+
+VERIFIED_TRANSFORMERS = "5.23.0"
+PREFILL_CHUNK = 16384  # one piece up to 16K; longer prompts in pieces (bounded memory)
+
+
+class FusedV4Experts(nn.Module):
+    """Replaces one `DeepseekV4Experts` instance; same (hidden, top_k_index, top_k_weights) API."""
+
+    def __init__(self, original: nn.Module, backend: str | None = None):
+        super().__init__()
+        self.num_experts = original.num_experts
+        self.gate_up_proj = original.gate_up_proj  # (E, 2I, H), shared
+        self.down_proj = original.down_proj  # (E, H, I), shared
+        self.limit = original.limit
+        self.backend = backend
+
+    def forward(self, hidden_states, top_k_index, top_k_weights):
+        return dispatch.moe_experts(hidden_states, top_k_index, top_k_weights, self.gate_up_proj,
+                                    self.down_proj, self.limit, self.backend)
+
+
+class FastV4Model(nn.Module):
+    """Replaces `DeepseekV4Model`: same submodules, sparse attention, chunked prefill."""
+
+    def __init__(self, original: nn.Module, prefill_chunk: int = PREFILL_CHUNK):
+        super().__init__()
+        self.config = original.config
+        self.embed_tokens = original.embed_tokens
+        self.layers = original.layers
+        self.norm = original.norm
+        self.rotary_emb = original.rotary_emb
+        self.hc_head = original.hc_head
+        self.prefill_chunk = prefill_chunk
+
+    def get_input_embeddings(self):
+        return self.embed_tokens
+
+    def _run(self, ids, embeds, cache):
+        start = cache.get_seq_length()
+        positions = (torch.arange(embeds.shape[1], device=embeds.device) + start).unsqueeze(0)
+        rope = {
+            "main": self.rotary_emb(embeds, position_ids=positions, layer_type="main"),
+            "compress": self.rotary_emb(embeds, position_ids=positions, layer_type="compress"),
+        }
+        hidden = embeds.unsqueeze(2).expand(-1, -1, self.config.hc_mult, -1).contiguous()
+        for layer in self.layers:
+            hidden = layer(hidden, position_embeddings=rope, position_ids=positions,
+                           attention_mask=None, input_ids=ids, past_key_values=cache)
+        return self.norm(self.hc_head(hidden))
+
+    def forward(self, input_ids=None, attention_mask=None, position_ids=None,
+                past_key_values=None, inputs_embeds=None, use_cache=None, **kwargs):
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
+        if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
+            if not bool(attention_mask.all()):
+                raise ValueError("the fast V4 path takes unpadded batch-1 input (mask of ones)")
+        if inputs_embeds is None:
+            inputs_embeds = self.embed_tokens(input_ids)
+        use_cache = self.config.use_cache if use_cache is None else use_cache
+        cache = adopt(past_key_values, self.config)
+        if cache is None:
+            cache = V4Cache(self.config)
+        outputs = []
+        for a in range(0, inputs_embeds.shape[1], self.prefill_chunk):
+            b = a + self.prefill_chunk
+            ids = None if input_ids is None else input_ids[:, a:b]
+            outputs.append(self._run(ids, inputs_embeds[:, a:b], cache))
+        hidden = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
+        return MoeModelOutputWithPast(last_hidden_state=hidden,
+                                      past_key_values=cache if use_cache else None)
+
+
+def apply_fast_v4(model: nn.Module, backend: str | None = None,
+                  prefill_chunk: int = PREFILL_CHUNK) -> nn.Module:
+    """Swap our kernels into a transformers DeepSeek-V4 model in place; returns the model.
+
+    `backend` forces "reference" | "torch" | "triton" for every kernel (default: by device).
+    """
+    base = model.model
+    if isinstance(base, FastV4Model):
+        return model
+    if getattr(model.config, "model_type", None) != "deepseek_v4":
+        raise ValueError(f"apply_fast_v4 needs a deepseek_v4 model, got {model.config.model_type}")
+    for layer in base.layers:
+        layer.self_attn = FastV4Attention(layer.self_attn, backend)
+        layer.mlp.experts = FusedV4Experts(layer.mlp.experts, backend)
+    model.model = FastV4Model(base, prefill_chunk)
+    return model
