@@ -43,7 +43,7 @@ class Settings:
     device_map: str | None = None
     max_memory: str | None = None  # e.g. "cpu=8GiB,0=20GiB"
     offload_folder: Path | None = None
-    quantization: str | None = None  # None | "nf4" | "int8"
+    quantization: str | None = None  # None | "nf4" | "int8" | "fp16-cpu" | "int8-cpu"
     api_queue_size: int = 8
 
     @property

@@ -1,0 +1,115 @@
+"""Longhand's entry point: parse flags, build Settings once, serve the UI and the HTTP API.
+
+    python app.py [--host H] [--port P] [--data-dir D] [--model NAME_OR_PATH] [--api-key K]
+
+One FastAPI app on one port: the HTTP API (`workbench.api.mount`) first, then the Gradio UI at
+"/". Start-up stays fast because nothing here imports torch: the model loads on first use.
+The privacy environment (no Gradio analytics, no Hub look-ups) is set before gradio is imported.
+Binding to anything but loopback requires --api-key; the UI then asks for it as the password.
+
+Does not know: projects, formats or models; it wires the parts together and runs uvicorn.
+"""
+from __future__ import annotations
+
+import argparse
+import hmac
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from workbench.config import DEFAULT_MODEL, Settings, apply_privacy_env
+from workbench.errors import WorkbenchError
+
+EXIT_USER_ERROR = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python app.py",
+        description="Longhand: a local-first workbench for long-document creative work.",
+        epilog="Every flag can also come from the environment: LONGHAND_<FLAG>, e.g. "
+               "LONGHAND_DATA_DIR. Flags win over the environment.")
+    p.add_argument("--host", help="bind address (default 127.0.0.1; others need --api-key)")
+    p.add_argument("--port", type=int, help="port for the UI and the API (default 7860)")
+    p.add_argument("--data-dir", type=Path, help="where projects live (default projects/)")
+    p.add_argument("--cache-dir", type=Path, help="converted models (default ~/.cache/longhand)")
+    p.add_argument("--model", help=f"model name or path (default {DEFAULT_MODEL})")
+    p.add_argument("--api-key", help="key the HTTP API requires; also the UI password")
+    p.add_argument("--api-only", action="store_true", default=None,
+                   help="serve only the HTTP API, no UI")
+    p.add_argument("--max-upload-bytes", type=int, help="largest importable file (200 MB)")
+    placement = p.add_argument_group("engine placement (local models)")
+    placement.add_argument("--device-map", help="accelerate device map, e.g. auto, cpu, cuda:0")
+    placement.add_argument("--max-memory", help='per-device limits, e.g. "cpu=8GiB,0=20GiB"')
+    placement.add_argument("--offload-folder", type=Path, help="where offloaded weights go")
+    placement.add_argument("--quantization", choices=("nf4", "int8", "fp16-cpu", "int8-cpu"),
+                           help="nf4/int8: bitsandbytes; fp16-cpu/int8-cpu: faster CPU decode "
+                                "of Llama-family models (not exact)")
+    placement.add_argument("--api-queue-size", type=int,
+                           help="API requests allowed to wait for the model (default 8)")
+    return p
+
+
+def parse_settings(argv: Sequence[str] | None = None, env=None) -> Settings:
+    """Flags > LONGHAND_* environment > defaults; exits with usage text on bad flags."""
+    args = build_parser().parse_args(argv)
+    return Settings.from_sources(vars(args), env=env)
+
+
+def build_app(settings: Settings):
+    """The FastAPI app with the API routes and (unless --api-only) the Gradio UI at '/'."""
+    apply_privacy_env()
+    from fastapi import FastAPI
+
+    import workbench.api
+    from workbench.context import AppContext
+
+    ctx = AppContext.from_settings(settings)
+    app = FastAPI(title="Longhand", docs_url=None, redoc_url=None, openapi_url=None)
+    workbench.api.mount(app, ctx)
+    if not settings.api_only:
+        import gradio as gr
+
+        from workbench.ui.app import build_ui
+
+        app = gr.mount_gradio_app(
+            app, build_ui(ctx), path="/", server_name=settings.host,
+            server_port=settings.port, auth=_ui_auth(settings), ssr_mode=False,
+            max_file_size=settings.max_upload_bytes, footer_links=[], pwa=False,
+            mcp_server=False, enable_monitoring=False)
+    app.state.ctx = ctx
+    return app
+
+
+def _ui_auth(settings: Settings):
+    """With an API key, the UI asks for it as the password (any user name)."""
+    if not settings.api_key:
+        return None
+    key = settings.api_key.encode("utf-8")
+    return lambda _user, password: hmac.compare_digest(password.encode("utf-8"), key)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    settings = parse_settings(argv)
+    try:
+        from workbench.api.auth import ensure_safe_bind
+        from workbench.context import parse_max_memory
+
+        ensure_safe_bind(settings)
+        parse_max_memory(settings.max_memory)  # a typo fails now, not at the first model load
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except (WorkbenchError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    app = build_app(settings)
+    import uvicorn
+
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    print(f"Longhand at http://{host}:{settings.port}  (data: {settings.data_dir}, "
+          f"model: {settings.model})", flush=True)
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

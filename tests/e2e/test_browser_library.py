@@ -1,0 +1,104 @@
+"""The Library tab in a real browser: headless Debian Chromium driven by Playwright's Python
+client (`executable_path`, no browser download) against the real app on a loopback port.
+
+A writer creates a project, drops several files at once, and sees each one understood in the
+table (scene and cue counts, pages); picks a document to see its scene list; a bad file gets
+a readable error and changes nothing; search finds a line. Every request the page makes must
+stay on the app's own origin, and the app's socket guard must record nothing.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from socket_guard import read_log
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+FILES = ("screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain",
+         "screenplays/wildwinter__fountain-tools/TestFDX-FD.fdx",
+         "transcripts/glut23__webvtt-py/sample.vtt",
+         "transcripts/Spacelog__Spacelog/mr3/ATG",
+         "pdfs/allenai__s2orc-doc2json/2020.acl-main.207.pdf")
+TIMEOUT_MS = 180_000  # the first import may convert the tokenizer (tens of seconds on 2 cores)
+
+
+@pytest.fixture
+def browser():
+    if not CHROMIUM.exists():
+        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(reason + "; CI must run the browser tests")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
+                                      headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.mark.e2e
+def test_drop_several_files_and_see_their_structure(browser, running_app, testdocs, tmp_path):
+    from playwright.sync_api import expect
+
+    requests: list[str] = []
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.on("request", lambda r: requests.append(r.url))
+    page.set_default_timeout(30_000)
+    page.goto(running_app.url)
+
+    page.locator("#lh-new-project").locator("textarea, input").first.fill("Night Shift")
+    page.locator("#lh-create").click()
+    expect(page.locator("#lh-project input")).to_have_value("Night Shift")
+
+    page.locator("#lh-files input[type=file]").set_input_files(
+        [str(testdocs / p) for p in FILES])
+    table = page.locator("#lh-documents")
+    expect(page.locator("#lh-status")).to_contain_text("Imported 5 files", timeout=TIMEOUT_MS)
+    for text in ("BOB THE CYBER PAWN", "3 scenes", "FDX Test Script", "2 scenes", "16 cues",
+                 "115 cues", "6 speakers", "13 pages", "transcript", "paper"):
+        expect(table).to_contain_text(text)
+
+    document = page.locator("#lh-document input")
+    document.click()
+    page.get_by_role("option", name="FDX Test Script").click()
+    structure = page.locator("#lh-structure")
+    expect(structure).to_contain_text("Sc. 1")
+    expect(structure).to_contain_text("INT. RADIO STUDIO")
+    expect(page.locator("#lh-details")).to_contain_text("DAVE, DJ, JIM, KAY")
+
+    page.locator("#lh-query").locator("textarea, input").first.fill("coffee")
+    page.locator("#lh-search").click()
+    expect(page.locator("#lh-hits")).to_contain_text("FDX Test Script")
+
+    page.locator("#lh-files input[type=file]").set_input_files(
+        [str(testdocs / "pdfs/jsvine__pdfplumber/empty.pdf")])
+    expect(page.locator("#lh-status")).to_contain_text("empty.pdf: The file is empty.")
+    expect(page.locator(".toast-body").first).to_contain_text("empty.pdf: The file is empty.")
+    expect(table).to_contain_text("16 cues")
+    assert "Traceback" not in page.content()
+
+    document.click()
+    page.get_by_role("option", name="sample (v1").click()
+    expect(structure).to_contain_text("0:00:00–0:00:07")
+    expect(structure).to_contain_text("Caption text #16")
+    page.screenshot(path=str(tmp_path / "library.png"), full_page=True)
+    if os.environ.get("LONGHAND_SCREENSHOT_DIR"):
+        shutil.copy(tmp_path / "library.png", os.environ["LONGHAND_SCREENSHOT_DIR"])
+    page.locator("#lh-delete").click()
+    page.locator("#lh-confirm").click()
+    expect(page.locator("#lh-status")).to_contain_text("Deleted sample")
+    expect(table).not_to_contain_text("16 cues")
+    expect(table).to_contain_text("115 cues")
+
+    origin = running_app.url
+    strays = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]
+    assert strays == [], "the page requested something beyond the app's own origin"
+    assert read_log(running_app.netlog) == []

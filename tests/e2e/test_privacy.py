@@ -1,0 +1,89 @@
+"""Nothing leaves the machine: the real app, with every non-loopback connection and name look-up
+refused and recorded by a socket guard, starts, serves the UI and runs a full import through the
+UI's own HTTP endpoints (Gradio's REST API, as a browser would upload), including the first
+tokenizer load. The guard's record must stay empty: no analytics, no Hub look-ups, no CDNs.
+"""
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from socket_guard import read_log
+from workbench.library import Library
+
+FILES = ("screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain",
+         "transcripts/glut23__webvtt-py/sample.vtt",
+         "pdfs/allenai__s2orc-doc2json/2020.acl-main.207.pdf")
+
+
+def call(client: httpx.Client, api_name: str, *data) -> list:
+    """Gradio's REST API: POST the inputs, then read the event stream until `complete`."""
+    started = client.post(f"/gradio_api/call/{api_name}", json={"data": list(data)})
+    started.raise_for_status()
+    event_id = started.json()["event_id"]
+    event = None
+    with client.stream("GET", f"/gradio_api/call/{api_name}/{event_id}") as stream:
+        for line in stream.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                payload = json.loads(line.split(":", 1)[1])
+                if event == "error":
+                    pytest.fail(f"{api_name} failed: {payload}")
+                return payload
+    pytest.fail(f"{api_name}: the event stream ended without a result")
+
+
+@pytest.mark.e2e
+def test_full_import_with_the_network_refused(running_app, testdocs):
+    with httpx.Client(base_url=running_app.url, timeout=300) as client:
+        page = client.get("/")
+        assert page.status_code == 200
+        assert client.get("/config").json()["title"] == "Longhand"
+        assert client.get("/healthz").json()["status"] == "ok"
+        call(client, "create_project", "Private")
+        uploads = client.post("/gradio_api/upload", files=[
+            ("files", ((testdocs / p).name, (testdocs / p).read_bytes())) for p in FILES])
+        uploads.raise_for_status()
+        files = [{"path": path, "orig_name": (testdocs / f).name,
+                  "meta": {"_type": "gradio.FileData"}} for path, f in zip(uploads.json(), FILES)]
+        _, table, _, status = call(client, "import_files", "Private", files, "notes")
+        assert status.startswith("Imported 3 files")
+        rows = {row[3]: row for row in table["data"]}  # by format
+        assert set(rows) == {"fountain", "vtt", "pdf"}
+        assert "3 scenes" in rows["fountain"][7] and "16 cues" in rows["vtt"][7]
+        assert "13 pages" in rows["pdf"][7]
+        assert all(row[4] == "notes" and row[6] > 0 for row in rows.values())
+        hits = call(client, "search", "Private", "citation")[0]
+        assert hits["data"] and {h[0] for h in hits["data"]} == {rows["pdf"][1]}
+    with Library.open(running_app.data_dir) as lib:
+        assert lib.count_rows()["documents"] == 3
+    assert read_log(running_app.netlog) == [], "the app tried to reach beyond loopback"
+
+
+def test_the_guard_refuses_and_records_what_leaves_loopback(tmp_path):
+    """The check above can fail: a script that reaches out under the same guard is caught."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "reach_out.py"
+    script.write_text(
+        "import socket\n"
+        "server = socket.create_server(('127.0.0.1', 0))\n"
+        "socket.create_connection(server.getsockname(), timeout=5).close()\n"
+        "for reach in (lambda: socket.socket().connect(('192.0.2.1', 443)),\n"
+        "              lambda: socket.create_connection(('example.org', 443), timeout=5)):\n"
+        "    try:\n"
+        "        reach()\n"
+        "    except OSError as exc:\n"
+        "        print(type(exc).__name__)\n")
+    log = tmp_path / "netlog.jsonl"
+    guard = Path(__file__).with_name("socket_guard.py")
+    out = subprocess.run([sys.executable, str(guard), str(log), str(script)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["ConnectionRefusedError", "gaierror"]
+    assert [e["kind"] for e in read_log(log)] == ["connect", "resolve"]

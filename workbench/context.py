@@ -1,0 +1,65 @@
+"""AppContext: what app.py builds once and hands to every UI tab and the HTTP API.
+
+Why: tabs and routes need the same settings, the same Workbench and the same model backend;
+passing one object explicitly avoids globals (text-generation-webui's `shared` is the anti-model).
+The backend is created on first use, so the app starts without importing torch or loading weights.
+
+Does not know: Gradio or FastAPI; it is plain Python and usable from tests and notebooks.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from workbench.config import Settings
+from workbench.errors import WorkbenchError
+from workbench.workbench import Workbench
+
+
+@dataclass
+class AppContext:
+    settings: Settings
+    workbench: Workbench
+    _backend: object | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "AppContext":
+        return cls(settings=settings, workbench=Workbench(settings))
+
+    def backend(self):
+        """The model backend for `settings.model`, loaded on first call (seconds to minutes)."""
+        with self._lock:
+            if self._backend is None:
+                from engine.backends.factory import make_backend
+
+                self._backend = make_backend(self.settings.model,
+                                             cache_dir=self.settings.cache_dir,
+                                             options=load_options(self.settings))
+            return self._backend
+
+
+def load_options(settings: Settings):
+    """The engine's placement options from the settings' flags (--device-map, --max-memory...)."""
+    from engine.loading import LoadOptions
+
+    return LoadOptions(device_map=settings.device_map,
+                       max_memory=parse_max_memory(settings.max_memory),
+                       offload_folder=str(settings.offload_folder)
+                       if settings.offload_folder else None,
+                       quantization=settings.quantization)
+
+
+def parse_max_memory(text: str | None) -> dict | None:
+    """'cpu=8GiB,0=20GiB' -> {'cpu': '8GiB', 0: '20GiB'}: GPU indices as ints (accelerate)."""
+    if not text:
+        return None
+    limits: dict = {}
+    for part in text.split(","):
+        device, sep, amount = part.partition("=")
+        if not sep or not device.strip() or not amount.strip():
+            raise WorkbenchError(f"--max-memory wants DEVICE=AMOUNT pairs such as "
+                                 f"'cpu=8GiB,0=20GiB', not {part.strip()!r}")
+        device = device.strip()
+        limits[int(device) if device.isdigit() else device] = amount.strip()
+    return limits

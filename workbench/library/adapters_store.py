@@ -1,0 +1,168 @@
+"""The database side of adapters: registry rows for trained and training LoRA adapters.
+
+Every call is one short transaction on the library's SQLite file (WAL), so a training process,
+the UI and a CLI can read and write at once. Returns `AdapterInfo` dataclasses.
+Does not know: adapter files, training, or evaluation (workbench/adapters).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, exc, select
+from sqlalchemy.orm import Session
+
+from workbench.errors import AdapterExists, AdapterNotFound
+from workbench.library.adapters_models import ADAPTER_STATES, Adapter
+from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
+from workbench.library.models import utcnow
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    id: int
+    project_id: int
+    name: str
+    status: str
+    path: str
+    base_model: str
+    base_hash: str
+    dataset_hash: str
+    run_key: str
+    hyperparameters: dict
+    dataset: dict
+    metrics: dict
+    step: int
+    steps_total: int
+    checkpoint: int | None
+    pid: int | None
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _info(row: Adapter) -> AdapterInfo:
+    return AdapterInfo(
+        id=row.id, project_id=row.project_id, name=row.name, status=row.status, path=row.path,
+        base_model=row.base_model, base_hash=row.base_hash, dataset_hash=row.dataset_hash,
+        run_key=row.run_key, hyperparameters=dict(row.hyperparameters),
+        dataset=dict(row.dataset), metrics=dict(row.metrics or {}), step=row.step,
+        steps_total=row.steps_total, checkpoint=row.checkpoint, pid=row.pid, error=row.error,
+        created_at=row.created_at, finished_at=row.finished_at)
+
+
+class AdapterStore:
+    """Adapter rows in the library's database file."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._write = engine.execution_options(**{WRITE_OPTION: True})
+
+    @classmethod
+    def open(cls, db_path: Path) -> "AdapterStore":
+        """Migrate the file to head (creating it if needed) and connect."""
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        migrate(Path(db_path))
+        return cls(create_db_engine(Path(db_path)))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @staticmethod
+    def _get(s: Session, adapter_id: int) -> Adapter:
+        row = s.get(Adapter, adapter_id)
+        if row is None:
+            raise AdapterNotFound(f"no adapter with id {adapter_id}")
+        return row
+
+    def create(self, project_id: int, name: str, path: str, *, base_model: str,
+               base_hash: str, dataset_hash: str, run_key: str, hyperparameters: dict,
+               dataset: dict, steps_total: int, pid: int | None) -> AdapterInfo:
+        try:
+            with Session(self._write) as s, s.begin():
+                row = Adapter(project_id=project_id, name=name, status="training", path=path,
+                              base_model=base_model, base_hash=base_hash,
+                              dataset_hash=dataset_hash, run_key=run_key,
+                              hyperparameters=hyperparameters, dataset=dataset, metrics={},
+                              step=0, steps_total=steps_total, pid=pid)
+                s.add(row)
+                s.flush()
+                return _info(row)
+        except exc.IntegrityError as err:
+            raise AdapterExists(f"An adapter named {name!r} already exists in this project; "
+                                "choose another name.") from err
+
+    def get(self, adapter_id: int) -> AdapterInfo:
+        with Session(self.engine) as s:
+            return _info(self._get(s, adapter_id))
+
+    def by_name(self, project_id: int, name: str) -> AdapterInfo:
+        with Session(self.engine) as s:
+            row = s.scalar(select(Adapter).where(Adapter.project_id == project_id,
+                                                 Adapter.name == name))
+            if row is None:
+                raise AdapterNotFound(f"no adapter named {name!r} in this project")
+            return _info(row)
+
+    def named(self, name: str) -> list[AdapterInfo]:
+        """Adapters called `name` in any project (model names like `base+name` carry none)."""
+        with Session(self.engine) as s:
+            return [_info(r) for r in s.scalars(
+                select(Adapter).where(Adapter.name == name).order_by(Adapter.id))]
+
+    def list(self, project_id: int) -> list[AdapterInfo]:
+        with Session(self.engine) as s:
+            return [_info(r) for r in s.scalars(
+                select(Adapter).where(Adapter.project_id == project_id).order_by(Adapter.id))]
+
+    def names(self, project_id: int) -> set[str]:
+        return {a.name for a in self.list(project_id)}
+
+    def unfinished(self, project_id: int, run_key: str) -> AdapterInfo | None:
+        """The newest run with this key that did not finish (crashed, cancelled or running)."""
+        with Session(self.engine) as s:
+            row = s.scalar(select(Adapter).where(
+                Adapter.project_id == project_id, Adapter.run_key == run_key,
+                Adapter.status.in_(("training", "interrupted", "cancelled", "failed")))
+                .order_by(Adapter.id.desc()))
+            return None if row is None else _info(row)
+
+    def claim(self, adapter_id: int, pid: int) -> AdapterInfo:
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, adapter_id)
+            row.status, row.pid, row.error, row.finished_at = "training", pid, None, None
+            return _info(row)
+
+    def progress(self, adapter_id: int, step: int, metrics: dict | None = None) -> None:
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, adapter_id)
+            row.step = step
+            if metrics is not None:
+                row.metrics = {**(row.metrics or {}), **metrics}
+
+    def finish(self, adapter_id: int, status: str, *, metrics: dict | None = None,
+               checkpoint: int | None = None, error: str | None = None) -> AdapterInfo:
+        if status not in ADAPTER_STATES:
+            raise ValueError(f"unknown adapter status {status!r}")
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, adapter_id)
+            row.status, row.error, row.finished_at = status, error, utcnow()
+            if metrics is not None:
+                row.metrics = {**(row.metrics or {}), **metrics}
+            if checkpoint is not None:
+                row.checkpoint = checkpoint
+            return _info(row)
+
+    def set_checkpoint(self, adapter_id: int, checkpoint: int,
+                       metrics: dict | None = None) -> AdapterInfo:
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, adapter_id)
+            row.checkpoint = checkpoint
+            if metrics is not None:
+                row.metrics = {**(row.metrics or {}), **metrics}
+            return _info(row)
+
+    def delete(self, adapter_id: int) -> None:
+        with Session(self._write) as s, s.begin():
+            s.delete(self._get(s, adapter_id))

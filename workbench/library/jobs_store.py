@@ -1,0 +1,246 @@
+"""The database side of background jobs: job rows, finished steps, artifacts.
+
+Every call is one short transaction, so a job thread, the UI and a CLI in another process can
+all read and write the same SQLite file (WAL) at once. Returns plain dataclasses.
+Does not know what a job does (workbench/jobs, workbench/synthesis).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session
+
+from workbench.errors import JobNotFound
+from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
+from workbench.library.jobs_models import Artifact, Job, JobStep
+from workbench.library.models import utcnow
+
+ACTIVE = ("queued", "running")
+
+
+@dataclass(frozen=True)
+class JobInfo:
+    id: int
+    project_id: int
+    kind: str
+    request: dict
+    status: str
+    phase: str
+    step: int
+    steps_total: int
+    message: str
+    partial_text: str
+    plan: dict
+    error: str | None
+    cancel_requested: bool
+    pid: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    heartbeat_at: datetime | None
+    artifact_id: int | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status not in ACTIVE and self.status != "interrupted"
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    key: str
+    label: str
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    pid: int | None
+    finished_at: datetime
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    id: int
+    project_id: int
+    job_id: int | None
+    task: str
+    title: str
+    backend: str
+    model: str
+    params: dict
+    document_ids: list
+    strategy: str
+    budget: dict
+    text: str
+    thinking: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    cost: dict
+    citations: list
+    extra: dict = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+def _job(row: Job) -> JobInfo:
+    return JobInfo(
+        id=row.id, project_id=row.project_id, kind=row.kind, request=dict(row.request),
+        status=row.status, phase=row.phase, step=row.step, steps_total=row.steps_total,
+        message=row.message, partial_text=row.partial_text, plan=dict(row.plan or {}),
+        error=row.error, cancel_requested=bool(row.cancel_requested), pid=row.pid,
+        created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
+        heartbeat_at=row.heartbeat_at, artifact_id=row.artifact_id,
+    )
+
+
+def _step(row: JobStep) -> StepInfo:
+    return StepInfo(row.key, row.label, row.text, row.prompt_tokens, row.completion_tokens,
+                    row.seconds, row.pid, row.finished_at)
+
+
+def _artifact(row: Artifact) -> ArtifactInfo:
+    return ArtifactInfo(
+        id=row.id, project_id=row.project_id, job_id=row.job_id, task=row.task,
+        title=row.title, backend=row.backend, model=row.model, params=dict(row.params),
+        document_ids=list(row.document_ids), strategy=row.strategy, budget=dict(row.budget),
+        text=row.text, thinking=row.thinking, prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens, seconds=row.seconds, cost=dict(row.cost),
+        citations=list(row.citations), extra=dict(row.extra or {}), created_at=row.created_at,
+    )
+
+
+class JobStore:
+    """Job, step and artifact rows in the library's database file."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._write = engine.execution_options(**{WRITE_OPTION: True})
+
+    @classmethod
+    def open(cls, db_path: Path) -> "JobStore":
+        """Migrate the file to head (creating it if needed) and connect."""
+        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        migrate(Path(db_path))
+        return cls(create_db_engine(Path(db_path)))
+
+    def _get(self, session: Session, job_id: int) -> Job:
+        row = session.get(Job, job_id)
+        if row is None:
+            raise JobNotFound(f"no job with id {job_id}")
+        return row
+
+    # jobs -------------------------------------------------------------------------------
+    def create_job(self, project_id: int, request: dict, kind: str = "synthesis") -> JobInfo:
+        with Session(self._write) as s, s.begin():
+            row = Job(project_id=project_id, kind=kind, request=request, status="queued",
+                      phase="queued", step=0, steps_total=0, message="", partial_text="",
+                      plan={}, cancel_requested=0)
+            s.add(row)
+            s.flush()
+            return _job(row)
+
+    def job(self, job_id: int) -> JobInfo:
+        with Session(self.engine) as s:
+            return _job(self._get(s, job_id))
+
+    def jobs(self, project_id: int | None = None, statuses: tuple[str, ...] = ()) -> list[JobInfo]:
+        q = select(Job).order_by(Job.id)
+        if project_id is not None:
+            q = q.where(Job.project_id == project_id)
+        if statuses:
+            q = q.where(Job.status.in_(statuses))
+        with Session(self.engine) as s:
+            return [_job(r) for r in s.scalars(q)]
+
+    def start(self, job_id: int, pid: int) -> JobInfo:
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, job_id)
+            now = utcnow()
+            row.status, row.pid, row.heartbeat_at, row.error = "running", pid, now, None
+            row.started_at = row.started_at or now
+            return _job(row)
+
+    def progress(self, job_id: int, phase: str, step: int, steps_total: int, message: str = "",
+                 partial_text: str | None = None) -> None:
+        values = dict(phase=phase, step=step, steps_total=steps_total, message=message,
+                      heartbeat_at=utcnow())
+        if partial_text is not None:
+            values["partial_text"] = partial_text
+        with Session(self._write) as s, s.begin():
+            s.execute(update(Job).where(Job.id == job_id).values(**values))
+
+    def set_plan(self, job_id: int, plan: dict) -> None:
+        with Session(self._write) as s, s.begin():
+            self._get(s, job_id).plan = plan
+
+    def request_cancel(self, job_id: int) -> JobInfo:
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, job_id)
+            row.cancel_requested = 1
+            if row.status in ("queued", "interrupted"):
+                row.status, row.phase, row.finished_at = "cancelled", "cancelled", utcnow()
+            return _job(row)
+
+    def cancel_requested(self, job_id: int) -> bool:
+        with Session(self.engine) as s:
+            return bool(self._get(s, job_id).cancel_requested)
+
+    def finish(self, job_id: int, status: str, error: str | None = None,
+               artifact_id: int | None = None) -> JobInfo:
+        with Session(self._write) as s, s.begin():
+            row = self._get(s, job_id)
+            row.status, row.phase, row.error = status, status, error
+            row.finished_at = utcnow()
+            if artifact_id is not None:
+                row.artifact_id = artifact_id
+            return _job(row)
+
+    def mark_interrupted(self, job_ids: list[int]) -> None:
+        """Jobs whose process died: they keep their finished steps and can be resumed."""
+        if not job_ids:
+            return
+        with Session(self._write) as s, s.begin():
+            s.execute(update(Job).where(Job.id.in_(job_ids), Job.status.in_(ACTIVE))
+                      .values(status="interrupted", phase="interrupted"))
+
+    # steps ------------------------------------------------------------------------------
+    def steps(self, job_id: int) -> dict[str, StepInfo]:
+        with Session(self.engine) as s:
+            rows = s.scalars(select(JobStep).where(JobStep.job_id == job_id)
+                             .order_by(JobStep.id))
+            return {r.key: _step(r) for r in rows}
+
+    def save_step(self, job_id: int, key: str, label: str, text: str, prompt_tokens: int,
+                  completion_tokens: int, seconds: float, pid: int | None) -> StepInfo:
+        with Session(self._write) as s, s.begin():
+            row = JobStep(job_id=job_id, key=key, label=label, text=text,
+                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                          seconds=seconds, pid=pid)
+            s.add(row)
+            s.flush()
+            return _step(row)
+
+    # artifacts --------------------------------------------------------------------------
+    def save_artifact(self, project_id: int, job_id: int | None, **values) -> ArtifactInfo:
+        with Session(self._write) as s, s.begin():
+            row = Artifact(project_id=project_id, job_id=job_id, **values)
+            s.add(row)
+            s.flush()
+            if job_id is not None:
+                self._get(s, job_id).artifact_id = row.id
+            return _artifact(row)
+
+    def artifact(self, artifact_id: int) -> ArtifactInfo:
+        with Session(self.engine) as s:
+            row = s.get(Artifact, artifact_id)
+            if row is None:
+                raise JobNotFound(f"no artifact with id {artifact_id}")
+            return _artifact(row)
+
+    def artifacts(self, project_id: int) -> list[ArtifactInfo]:
+        with Session(self.engine) as s:
+            rows = s.scalars(select(Artifact).where(Artifact.project_id == project_id)
+                             .order_by(Artifact.id.desc()))
+            return [_artifact(r) for r in rows]

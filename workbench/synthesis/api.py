@@ -1,0 +1,141 @@
+"""`Workbench.synthesize` and friends: the Python API for synthesis jobs, mixed into the facade.
+
+Why a mixin: the facade (workbench/workbench.py) owns projects and imports; this file owns the
+synthesis methods, so the two grow without editing each other. It relies only on the facade's
+`settings` and `library`. Backends are created on first use per model name and kept.
+
+Does not know Gradio or argparse.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Callable, Sequence
+
+
+class SynthesisMixin:
+    """Synthesis, jobs and artifacts over the facade's library."""
+
+    def model_backend(self, model: str | None = None):
+        """The backend for `model` (default: settings.model), loaded once and kept."""
+        from engine.backends.factory import make_backend
+
+        name = model or self.settings.model
+        lock = self.__dict__.setdefault("_synthesis_lock", threading.Lock())
+        with lock:
+            cache = self.__dict__.setdefault("_backends", {})
+            if name not in cache:
+                cache[name] = make_backend(name, cache_dir=self.settings.cache_dir)
+            return cache[name]
+
+    def use_backend(self, backend, model: str | None = None) -> None:
+        """Hand over an already loaded backend (e.g. the app's) instead of loading another."""
+        self.__dict__.setdefault("_backends", {})[model or self.settings.model] = backend
+
+    @property
+    def jobs(self):
+        """The JobManager for this data dir (job rows live in the library's database)."""
+        lock = self.__dict__.setdefault("_synthesis_lock", threading.Lock())
+        with lock:
+            if "_jobs" not in self.__dict__:
+                from workbench.jobs.manager import JobManager
+                from workbench.library.db import create_db_engine
+                from workbench.library.jobs_store import JobStore
+
+                store = JobStore(create_db_engine(self.library.db_path))
+                self.__dict__["_jobs"] = JobManager(self.library, store, self.model_backend)
+            return self.__dict__["_jobs"]
+
+    def synthesis_request(self, project: str, task: str = "free", prompt: str = "",
+                          documents: Sequence[int] = (), *, model: str | None = None,
+                          max_new_tokens: int | None = None, strategy: str = "auto",
+                          thinking: bool = False, map_tokens: int | None = None,
+                          chunk_tokens: int | None = None):
+        from workbench.synthesis.runner import DEFAULT_MAP_TOKENS, SynthesisRequest
+
+        return SynthesisRequest(project=project, task=task, prompt=prompt or "",
+                                document_ids=tuple(int(d) for d in documents),
+                                strategy=strategy, max_new_tokens=max_new_tokens,
+                                map_tokens=map_tokens or DEFAULT_MAP_TOKENS,
+                                chunk_tokens=chunk_tokens, thinking=thinking, model=model)
+
+    def plan_synthesis(self, project: str, task: str = "free", prompt: str = "",
+                       documents: Sequence[int] = (), **options):
+        """The budget and prompt a synthesis would use, without running it."""
+        from workbench.synthesis.runner import plan
+
+        request = self.synthesis_request(project, task, prompt, documents, **options)
+        return plan(request, self.model_backend(request.model), self.library)
+
+    def synthesize(self, project: str, task: str = "free", prompt: str = "",
+                   documents: Sequence[int] = (), *, background: bool = False,
+                   progress: Callable | None = None, **options):
+        """Run a synthesis as a job; returns the finished job's `Answer`, or with
+        `background=True` the JobInfo at once (follow it with `job_status` / `jobs.follow`).
+
+        Raises BudgetExceeded (with `.budget`) when the documents do not fit and
+        `strategy="map-reduce"` was not chosen."""
+        request = self.synthesis_request(project, task, prompt, documents, **options)
+        job = self.jobs.submit(request, background=background, listener=progress)
+        return job if background else self.answer(job.id)
+
+    def answer(self, job_id: int):
+        """The finished job's text, citations (objects) and artifact."""
+        from workbench.errors import WorkbenchError
+        from workbench.synthesis.citations import Citation
+
+        job = self.jobs.store.job(job_id)
+        if job.status != "done" or job.artifact_id is None:
+            raise WorkbenchError(f"job {job_id} is {job.status}"
+                                 + (f": {job.error}" if job.error else ""))
+        art = self.jobs.store.artifact(job.artifact_id)
+        cites = [Citation(c["anchor"], c["document_id"], c["verified"], c.get("section_id"),
+                          c.get("quote"), c.get("reason", ""), c.get("start", 0),
+                          c.get("end", 0)) for c in art.citations]
+        return Answer(art.text, cites, art, job)
+
+    def job_status(self, job_id: int):
+        """The job's row; a job whose process died is reported (and kept) as interrupted."""
+        job = self.jobs.store.job(job_id)
+        if job.status in ("queued", "running") and self.jobs.is_orphan(job):
+            self.jobs.store.mark_interrupted([job_id])
+            job = self.jobs.store.job(job_id)
+        return job
+
+    def cancel_job(self, job_id: int):
+        return self.jobs.cancel(job_id)
+
+    def resume_job(self, job_id: int, *, background: bool = False,
+                   progress: Callable | None = None):
+        """Finish a job whose process died; its finished steps are reused, not redone."""
+        job = self.jobs.resume(job_id, background=background, listener=progress)
+        return job if background else self.answer(job_id)
+
+    def artifacts(self, project: str):
+        return self.jobs.store.artifacts(self.library.get_project(project).id)
+
+    def artifact(self, artifact_id: int):
+        return self.jobs.store.artifact(artifact_id)
+
+    def export_artifact(self, artifact_id: int, fmt: str = "md") -> str:
+        from workbench.jobs.exports import export
+
+        return export(self.artifact(artifact_id), fmt)
+
+
+class Answer:
+    """A finished synthesis: `text`, `citations` (Citation objects), the stored `artifact`."""
+
+    def __init__(self, text, citations, artifact, job):
+        self.text, self.citations, self.artifact, self.job = text, citations, artifact, job
+
+    @property
+    def verified(self) -> list:
+        return [c for c in self.citations if c.verified]
+
+    @property
+    def unverified(self) -> list:
+        return [c for c in self.citations if not c.verified]
+
+    def __repr__(self) -> str:
+        return (f"Answer({len(self.text)} chars, {len(self.verified)} verified and "
+                f"{len(self.unverified)} unverified citations, artifact {self.artifact.id})")

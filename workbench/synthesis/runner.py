@@ -1,0 +1,311 @@
+"""The synthesis runner: one pure function from a request to an answer with verified citations.
+
+`plan()` loads the documents, runs the template's deterministic preparation (draft alignment,
+pacing metrics), packs the prompt and counts it against the backend's window. `run_synthesis()`
+then runs it whole, or as the map-reduce plan the caller chose, streaming through `progress`
+and checking `should_stop` between events and steps. Finished steps go to a step store, so a
+job that is resumed reruns only what is missing. Thinking is kept apart from the answer.
+
+Does not know threads, job rows or the UI (workbench/jobs); talks to the library through its
+public methods and to the model through the Backend protocol.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Callable, Protocol
+
+from engine.backends.base import Done, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.errors import Cancelled
+
+from workbench.errors import BudgetExceeded, WorkbenchError
+from workbench.synthesis import citations as cite
+from workbench.synthesis import mapreduce, pacing_metrics, pricing
+from workbench.synthesis.alignment import aligned_block
+from workbench.synthesis.budget import Budget, Chunk, count_budget, plan_chunks, refuse
+from workbench.synthesis.mapreduce import StepResult
+from workbench.synthesis.packing import Packed, Source, pack
+from workbench.synthesis.templates import Template, get_template
+
+STRATEGIES = ("auto", "whole", "map-reduce")
+DEFAULT_MAP_TOKENS = 256
+
+
+@dataclass(frozen=True)
+class SynthesisRequest:
+    project: str
+    task: str = "free"
+    prompt: str = ""
+    document_ids: tuple[int, ...] = ()  # empty: every document of the project
+    strategy: str = "auto"  # "auto" runs whole if it fits and refuses otherwise
+    max_new_tokens: int | None = None  # reserved answer; None: the template's default
+    map_tokens: int = DEFAULT_MAP_TOKENS
+    chunk_tokens: int | None = None  # cap on a map step's prompt; None: the window decides
+    temperature: float = 0.0
+    thinking: bool = False
+    model: str | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["document_ids"] = list(self.document_ids)
+        return d
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SynthesisRequest":
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        values["document_ids"] = tuple(values.get("document_ids") or ())
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Progress:
+    phase: str  # planning | prefill | generating | map | reduce | done
+    step: int = 0
+    steps_total: int = 0
+    message: str = ""
+    delta: str = ""  # answer text since the last call
+    thinking: str = ""  # reasoning text since the last call
+
+
+class StepStore(Protocol):
+    def get(self, key: str) -> StepResult | None: ...
+    def put(self, key: str, result: StepResult) -> None: ...
+
+
+class MemorySteps:
+    """A step store that forgets when the process ends (for runs that are not jobs)."""
+
+    def __init__(self):
+        self.results: dict[str, StepResult] = {}
+
+    def get(self, key: str) -> StepResult | None:
+        return self.results.get(key)
+
+    def put(self, key: str, result: StepResult) -> None:
+        self.results[key] = result
+
+
+@dataclass
+class Plan:
+    request: SynthesisRequest
+    template: Template
+    sources: list[Source]
+    packed: Packed
+    budget: Budget
+    reserved_output: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def sections(self) -> dict[int, list]:
+        out: dict[int, list] = {}
+        for s in self.sources:
+            out.setdefault(s.document_id, []).extend(s.sections)
+        return out
+
+
+@dataclass
+class SynthesisResult:
+    text: str
+    thinking: str
+    strategy: str
+    budget: Budget
+    citations: list
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    cost: dict
+    task: str
+    title: str
+    model: str
+    backend: str
+    params: dict
+    document_ids: list
+    steps: list = field(default_factory=list)
+    extra: dict = field(default_factory=dict)
+
+    def as_json(self, artifact_id: int | None = None) -> dict:
+        """The `synthesize --json` object of DESIGN.md §4."""
+        return {
+            "text": self.text, "strategy": self.strategy, "budget": self.budget.as_json(),
+            "usage": {"prompt_tokens": self.prompt_tokens,
+                      "completion_tokens": self.completion_tokens},
+            "seconds": round(self.seconds, 3),
+            "citations": [c.as_json() for c in cite.unique(self.citations)],
+            "artifact_id": artifact_id,
+        }
+
+
+def load_sources(library, request: SynthesisRequest, template: Template) -> list[Source]:
+    project = library.get_project(request.project)
+    docs = ([library.document(i) for i in request.document_ids] if request.document_ids
+            else library.documents(project.id))
+    for d in docs:
+        if d.project_id != project.id:
+            raise WorkbenchError(f"document {d.id} ({d.title}) is not in project {project.name}")
+    if not docs:
+        raise WorkbenchError(f"project {project.name} has no documents to work on")
+    if template.prepare == "align_drafts" and len(docs) == 1:
+        versions = [v.version for v in library.versions(docs[0].id)][-4:]
+        return [Source(docs[0].id, docs[0].title, docs[0].kind, v,
+                       tuple(library.sections(docs[0].id, v)), label=f"v{v}")
+                for v in versions]
+    labelled = template.prepare == "align_drafts"
+    return [Source(d.id, d.title, d.kind, d.version, tuple(library.sections(d.id)),
+                   label=f"draft {k} ({d.title})" if labelled else "")
+            for k, d in enumerate(docs, 1)]
+
+
+def scene_index(sources: list[Source]) -> str:
+    """The scenes a job may cite, one line each: a table of contents that small models copy
+    anchors from and large ones navigate by."""
+    lines = []
+    for src in sources:
+        scenes = [s for s in sorted(src.sections, key=lambda s: s.ordinal) if s.kind == "scene"]
+        if scenes:
+            lines.append(f"Scenes of {src.title}:")
+            lines += [f"[{s.anchor}] {s.heading or ''}".rstrip() for s in scenes]
+    return "\n".join(lines)
+
+
+def plan(request: SynthesisRequest, backend, library) -> Plan:
+    """Everything decided before the model runs: sources, prompt, exact budget."""
+    if request.strategy not in STRATEGIES:
+        raise WorkbenchError(f"unknown strategy {request.strategy!r}: "
+                             f"choose one of {', '.join(STRATEGIES)}")
+    template = get_template(request.task)
+    if template.needs_question and not request.prompt.strip():
+        raise WorkbenchError("a free prompt needs a question (--prompt)")
+    sources = load_sources(library, request, template)
+    facts, blocks, extra = "", None, {}
+    if template.prepare == "align_drafts":
+        blocks = [aligned_block(sources)]
+    if template.prepare == "scene_index":
+        facts = scene_index(sources)
+    if template.prepare == "pacing_metrics":
+        metrics = pacing_metrics.compute([s for src in sources for s in src.sections])
+        facts = metrics.facts()
+        extra["pacing"] = {"duration_s": metrics.duration_s, "words": metrics.words,
+                           "wpm": metrics.wpm, "gaps": metrics.gaps,
+                           "speakers": metrics.speakers}
+    packed = pack(sources, template, request.prompt, facts, blocks)
+    reserved = request.max_new_tokens or template.max_new_tokens
+    budget = count_budget(backend, packed, reserved)
+    return Plan(request, template, sources, packed, budget, reserved, extra)
+
+
+def chunk_plan(p: Plan, backend) -> list[Chunk]:
+    if p.template.prepare == "align_drafts":
+        raise BudgetExceeded("a draft comparison is read whole; choose fewer or shorter drafts")
+    build = mapreduce.map_builder(p.template, p.request.prompt, 1)
+    return plan_chunks(backend, p.sources, build, p.request.map_tokens,
+                       p.request.chunk_tokens)
+
+
+def _stream_step(backend, messages, params: GenerationParams, progress, should_stop,
+                 phase: str, step: int, total: int, label: str) -> StepResult:
+    cancel = threading.Event()
+    started = time.perf_counter()
+    where = f"{phase} step {step} of {total}: " if phase in ("map", "reduce") else ""
+    progress(Progress("prefill" if phase == "whole" else phase, step, total,
+                      f"{where}reading the prompt ({label})"))
+    text, thinking, usage, first = [], [], None, True
+    for ev in backend.stream(messages, params, cancel):
+        if should_stop():
+            cancel.set()
+        if isinstance(ev, (TextDelta, ThinkingDelta)) and first:
+            first = False
+            progress(Progress("generating" if phase == "whole" else phase, step, total,
+                              f"{where}generating"))
+        if isinstance(ev, TextDelta):
+            text.append(ev.text)
+            progress(Progress("generating" if phase == "whole" else phase, step, total,
+                              delta=ev.text))
+        elif isinstance(ev, ThinkingDelta):
+            thinking.append(ev.text)
+            progress(Progress("generating" if phase == "whole" else phase, step, total,
+                              thinking=ev.text))
+        elif isinstance(ev, Usage):
+            usage = ev
+        elif isinstance(ev, Done):
+            if ev.finish_reason == "cancelled" or cancel.is_set():
+                raise Cancelled("the job was cancelled")
+            if ev.finish_reason == "error":
+                raise WorkbenchError(f"the model failed: {ev.error}")
+    prompt_tokens = usage.prompt_tokens if usage else backend.count_tokens(messages)
+    completion = usage.completion_tokens if usage else 0
+    return StepResult(label, "".join(text), prompt_tokens, completion,
+                      time.perf_counter() - started, "".join(thinking))
+
+
+def run_synthesis(request: SynthesisRequest, backend, library, *,
+                  progress: Callable[[Progress], None] | None = None,
+                  should_stop: Callable[[], bool] | None = None,
+                  steps: StepStore | None = None, planned: Plan | None = None
+                  ) -> SynthesisResult:
+    """Run a synthesis to the end; raises BudgetExceeded before any model call if it does not
+    fit and the request did not choose map-reduce, Cancelled if `should_stop` turned true."""
+    progress = progress or (lambda p: None)
+    should_stop = should_stop or (lambda: False)
+    steps = steps if steps is not None else MemorySteps()
+    progress(Progress("planning", message="counting tokens"))
+    p = planned or plan(request, backend, library)
+    strategy = request.strategy
+    if strategy in ("auto", "whole"):
+        if not p.budget.fits:
+            raise refuse(p.budget)
+        strategy = "whole"
+
+    def run_step(key, label, messages, max_new, phase, step, total) -> StepResult:
+        done = steps.get(key)
+        if done is not None:
+            progress(Progress(phase, step, total, f"{phase} step {step} of {total}: "
+                                                  "already done, reused"))
+            return StepResult(done.label, done.text, done.prompt_tokens,
+                              done.completion_tokens, done.seconds, done.thinking, reused=True)
+        params = GenerationParams(max_new_tokens=max_new, temperature=request.temperature,
+                                  thinking=request.thinking and key == "final")
+        res = _stream_step(backend, messages, params, progress, should_stop, phase, step,
+                           total, label)
+        if should_stop():
+            raise Cancelled("the job was cancelled")
+        steps.put(key, res)
+        return res
+
+    extra = dict(p.extra)
+    if strategy == "whole":
+        res = run_step("final", "answer", p.packed.messages, p.reserved_output, "whole", 1, 1)
+        text, done = res.text.strip(), [res]
+    else:
+        chunks = chunk_plan(p, backend)
+        extra["map_reduce"] = {"parts": len(chunks), "spans": [c.label for c in chunks],
+                               "map_tokens": request.map_tokens,
+                               "chunk_tokens": request.chunk_tokens}
+        text, done = mapreduce.run(backend, chunks, p.template, request.prompt, p.packed.facts,
+                                   map_tokens=request.map_tokens,
+                                   answer_tokens=p.reserved_output, run_step=run_step,
+                                   should_stop=should_stop)
+        if should_stop():
+            raise Cancelled("the job was cancelled")
+    final = done[-1]
+    answer = final.text.strip()
+    offset = len(text) - len(answer)
+    checked = [cite.Citation(c.anchor, c.document_id, c.verified, c.section_id, c.quote,
+                             c.reason, c.start + offset, c.end + offset)
+               for c in cite.check(answer, p.sections)]
+    prompt_tokens = sum(s.prompt_tokens for s in done)
+    completion = sum(s.completion_tokens for s in done)
+    progress(Progress("done", len(done), len(done), "finished"))
+    return SynthesisResult(
+        text=text, thinking=final.thinking, strategy=strategy, budget=p.budget,
+        citations=checked, prompt_tokens=prompt_tokens, completion_tokens=completion,
+        seconds=sum(s.seconds for s in done), cost=pricing.cost_dict(prompt_tokens, completion),
+        task=p.template.name, title=p.template.title, model=getattr(backend, "model", "?"),
+        backend=getattr(backend, "name", "?"),
+        params={"max_new_tokens": p.reserved_output, "map_tokens": request.map_tokens,
+                "chunk_tokens": request.chunk_tokens,
+                "temperature": request.temperature, "thinking": request.thinking,
+                "strategy": strategy},
+        document_ids=sorted({s.document_id for s in p.sources}), steps=done, extra=extra,
+    )

@@ -1,0 +1,210 @@
+"""The Synthesize tab: pick documents (with token counts), a template and a model, see the
+budget as a bar of the model's window, run the job in the background with its text streaming
+in, read the citations (each verified one links to its source passage), browse past artifacts.
+
+The job runs in a JobManager thread with its state in SQLite: closing the browser does not
+stop it, and there is no request to time out; this tab only polls the job row.
+Does not know: SQL, prompts or models (ctx.workbench and ctx.backend do).
+"""
+from __future__ import annotations
+
+import html
+import re
+import threading
+
+import gradio as gr
+
+from workbench.context import AppContext
+from workbench.synthesis.templates import TEMPLATES
+from workbench.ui.feedback import friendly
+
+COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
+POLL_S = 0.5
+
+
+def _slug(doc_id, anchor: str) -> str:
+    return f"src-{doc_id}-" + re.sub(r"[^0-9A-Za-z]+", "-", anchor).strip("-")
+
+
+def budget_html(budget) -> str:
+    """A horizontal bar of the window: one segment per source, instructions, the answer."""
+    parts = [(s.label, s.tokens) for s in budget.sources]
+    parts += [("instructions", budget.overhead_tokens), ("answer", budget.reserved_output)]
+    scale = max(budget.window, budget.needed)
+    segs, legend = [], []
+    for i, (label, tokens) in enumerate(parts):
+        color = "#bbbbbb" if label == "answer" else COLORS[i % len(COLORS)]
+        width = 100.0 * tokens / scale
+        segs.append(f'<div title="{html.escape(label)}: {tokens:,}" style="width:{width:.2f}%;'
+                    f'background:{color};height:22px"></div>')
+        legend.append(f'<span style="color:{color}">■</span> {html.escape(label)} '
+                      f'{tokens:,}')
+    mark = 100.0 * budget.window / scale
+    verdict = ("fits whole" if budget.fits else
+               f"<b>does not fit</b>: {budget.needed - budget.window:,} tokens over; choose "
+               "fewer documents or map-reduce")
+    return (f'<div id="lh-budget"><div style="position:relative;display:flex;border:1px solid '
+            f'#888;width:100%">{"".join(segs)}<div style="position:absolute;left:{mark:.2f}%;'
+            f'top:-4px;bottom:-4px;border-left:3px solid #d00" title="window"></div></div>'
+            f'<p>{budget.needed:,} of {budget.window:,} tokens: {verdict}</p>'
+            f'<p style="font-size:90%">{" · ".join(legend)}</p></div>')
+
+
+def answer_html(text: str, citations, sections_of) -> str:
+    """The answer with verified anchors linked to their passages, listed below it."""
+    out, pos, passages = [], 0, {}
+    for c in sorted(citations, key=lambda c: c.start):
+        if c.start < pos:
+            continue
+        out.append(html.escape(text[pos:c.start]))
+        shown = html.escape(text[c.start:c.end])
+        if c.verified:
+            slug = _slug(c.document_id, c.anchor)
+            out.append(f'<a href="#{slug}" class="lh-cite">{shown}</a>')
+            passages.setdefault(slug, (c.document_id, c.section_id, c.anchor))
+        else:
+            out.append(f'<span class="lh-unverified" title="{html.escape(c.reason)}" '
+                       f'style="color:#c00">{shown} ⚠ unverified</span>')
+        pos = c.end
+    out.append(html.escape(text[pos:]))
+    items = []
+    for slug, (doc_id, section_id, anchor) in passages.items():
+        sec = next((s for s in sections_of(doc_id) if s.id == section_id), None)
+        body = html.escape((sec.text if sec else "")[:600])
+        items.append(f'<details id="{slug}"><summary>{html.escape(anchor)} '
+                     f'(document {doc_id})</summary><pre style="white-space:pre-wrap">'
+                     f'{body}</pre></details>')
+    return (f'<div id="lh-answer" style="white-space:pre-wrap">{"".join(out)}</div>'
+            + ("<h4>Sources</h4>" + "".join(items) if items else ""))
+
+
+def build(ctx: AppContext) -> None:
+    wb = ctx.workbench
+    threading.Thread(target=_resume_orphans, args=(ctx,), daemon=True).start()
+
+    def backend_for(model: str | None):
+        if not model or model == ctx.settings.model:
+            wb.use_backend(ctx.backend())
+        return wb.model_backend(model or None)
+
+    def request_args(project, docs, task, question, model, max_new, map_reduce):
+        return dict(project=project, task=task, prompt=question or "",
+                    documents=[int(d) for d in docs or []], model=model or None,
+                    max_new_tokens=int(max_new), strategy="map-reduce" if map_reduce else "auto")
+
+    with gr.Tab("Synthesize", id="synthesize"):
+        with gr.Row():
+            project = gr.Dropdown(label="Project", choices=[], allow_custom_value=True,
+                                  elem_id="lh-syn-project", scale=2)
+            task = gr.Dropdown(label="Template", value="coverage", elem_id="lh-syn-task",
+                               choices=[(t.title, t.name) for t in TEMPLATES.values()], scale=2)
+            model = gr.Textbox(label="Model", value=ctx.settings.model, scale=2)
+            max_new = gr.Number(label="Answer tokens", value=256, precision=0, minimum=1,
+                                scale=1)
+        docs = gr.CheckboxGroup(label="Documents", choices=[], elem_id="lh-syn-docs")
+        question = gr.Textbox(label="Question (needed for the free prompt)", lines=2)
+        with gr.Row():
+            map_reduce = gr.Checkbox(label="Map-reduce if it does not fit", value=False)
+            check = gr.Button("Check budget", elem_id="lh-syn-budget-btn")
+            run = gr.Button("Run", variant="primary", elem_id="lh-syn-run")
+            cancel = gr.Button("Cancel", variant="stop", elem_id="lh-syn-cancel")
+        budget = gr.HTML(elem_id="lh-syn-budget")
+        status = gr.Markdown(elem_id="lh-syn-status")
+        output = gr.HTML(elem_id="lh-syn-output")
+        job_id = gr.State(None)
+        artifacts = gr.Dataframe(headers=["ID", "Template", "Model", "Strategy", "Tokens in",
+                                          "Tokens out", "Seconds", "Verified citations"],
+                                 label="Past artifacts", interactive=False,
+                                 elem_id="lh-syn-artifacts")
+        with gr.Row():
+            art_id = gr.Number(label="Artifact", precision=0)
+            fmt = gr.Radio(["md", "csv", "srt"], value="md", label="Export as")
+            show = gr.Button("Show / export")
+        exported = gr.Code(label="Export", language="markdown")
+
+    def refresh(selected):
+        names = [p.name for p in wb.projects()]
+        value = selected if selected in names else (names[0] if names else None)
+        return gr.Dropdown(choices=names, value=value)
+
+    def project_docs(name):
+        if not name:
+            return gr.CheckboxGroup(choices=[], value=[]), []
+        choices = [(f"{d.title} · {d.kind} · v{d.version} · {d.tokens or 0:,} tokens", d.id)
+                   for d in wb.documents(name)]
+        return gr.CheckboxGroup(choices=choices, value=[c[1] for c in choices]), rows(name)
+
+    def rows(name):
+        return [[a.id, a.title, a.model, a.strategy, a.prompt_tokens, a.completion_tokens,
+                 round(a.seconds, 1), f"{sum(c['verified'] for c in a.citations)}"
+                 f"/{len(a.citations)}"] for a in wb.artifacts(name)] if name else []
+
+    @friendly("Budget", 1)
+    def show_budget(p, d, t, q, m, n, mr):
+        args = request_args(p, d, t, q, m, n, mr)
+        backend_for(args["model"])
+        planned = wb.plan_synthesis(args.pop("project"), args.pop("task"), args.pop("prompt"),
+                                    args.pop("documents"), **args)
+        return budget_html(planned.budget)
+
+    def start(p, d, t, q, m, n, mr):
+        try:
+            args = request_args(p, d, t, q, m, n, mr)
+            backend_for(args["model"])
+            job = wb.synthesize(args.pop("project"), args.pop("task"), args.pop("prompt"),
+                                args.pop("documents"), background=True, **args)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, nothing else to do
+            gr.Warning(str(exc), duration=None, title="Synthesis")
+            yield None, gr.skip(), gr.skip(), gr.skip()
+            return
+        yield job.id, f"job {job.id} started", "", gr.skip()
+        for snap in wb.jobs.follow(job.id, POLL_S):
+            where = f" {snap.step}/{snap.steps_total}" if snap.steps_total else ""
+            text = html.escape(snap.partial_text)
+            yield (job.id, f"job {snap.id}: {snap.status} · {snap.phase}{where} · "
+                   f"{snap.message}", f'<div id="lh-answer" style="white-space:pre-wrap">'
+                   f"{text}</div>", gr.skip())
+        final = wb.job_status(job.id)
+        if final.status != "done":
+            yield job.id, f"job {final.id}: {final.status} {final.error or ''}", gr.skip(), \
+                rows(p)
+            return
+        ans = wb.answer(job.id)
+        a = ans.artifact
+        usd = ", ".join(f"{k} ${v:.4f}" for k, v in a.cost["usd"].items())
+        yield (job.id, f"job {job.id}: done · {a.strategy} · {a.prompt_tokens:,} tokens in, "
+               f"{a.completion_tokens:,} out · {a.seconds:.1f} s · at API prices: {usd}",
+               answer_html(a.text, ans.citations, wb.sections), rows(p))
+
+    @friendly("Cancel", 1)
+    def stop(jid):
+        if jid is None:
+            return "no job is running"
+        job = wb.cancel_job(int(jid))
+        return f"job {job.id}: cancel requested"
+
+    @friendly("Export", 1)
+    def do_export(aid, f):
+        return wb.export_artifact(int(aid), f)
+
+    inputs = [project, docs, task, question, model, max_new, map_reduce]
+    project.focus(refresh, project, project)
+    project.change(project_docs, project, [docs, artifacts])
+    check.click(show_budget, inputs, budget)
+    run.click(start, inputs, [job_id, status, output, artifacts])
+    cancel.click(stop, job_id, status)
+    show.click(do_export, [art_id, fmt], exported)
+
+
+def _resume_orphans(ctx: AppContext) -> None:
+    """Jobs left unfinished by a crash or restart continue when the app starts again."""
+    if not ctx.settings.db_path.exists():  # a fresh data dir has no jobs to resume
+        return
+    try:
+        store_jobs = ctx.workbench.jobs
+        if any(store_jobs.is_orphan(j) for j in store_jobs.store.jobs(
+                statuses=("queued", "running", "interrupted"))):
+            ctx.workbench.use_backend(ctx.backend())
+            store_jobs.resume_interrupted()
+    except Exception as exc:  # noqa: BLE001 - a start-up convenience must not stop the app
+        print(f"longhand: could not resume interrupted jobs: {exc}")
