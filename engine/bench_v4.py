@@ -2,7 +2,8 @@
 
 - prefill --seq N [--reference]: our fast path vs transformers' eager model, each measured in a
   fresh subprocess (so peak RSS is that run's own), logits of the last 64 positions compared;
-- decode --context N: prefill N tokens with the fast path, then time greedy one-token steps;
+- decode --context N: prefill N tokens with the fast path (its time is `prefill_s`), then time
+  greedy one-token steps;
 - moe: the routed experts alone at 4096 tokens and at 1 token, ours vs every transformers
   `experts_implementation` (eager, grouped_mm, batched_mm); `reference_s` is the best of them.
 Weights come from `torch.manual_seed(0)` and transformers' own init, fp32, batch 1 (DESIGN.md §4).
@@ -61,12 +62,15 @@ def _worker(kind: str, which: str, size: int, out: str, threads: int = 0) -> Non
             from engine.v4_cache import V4Cache
 
             cache = V4Cache(model.config, max_length=size + 64)
+            start = time.perf_counter()
             logits = model(_ids(size), past_key_values=cache, logits_to_keep=1).logits
+            prefill_s = time.perf_counter() - start
             token, steps = logits[:, -1:].argmax(-1), 16
             start = time.perf_counter()
             for _ in range(steps):
                 token = model(token, past_key_values=cache).logits[:, -1:].argmax(-1)
-            result = {"seconds": time.perf_counter() - start, "steps": steps}
+            result = {"seconds": time.perf_counter() - start, "steps": steps,
+                      "prefill_s": prefill_s}
     result["peak_gb"] = _peak_gb()
     Path(out).write_text(json.dumps(result))
 
@@ -106,7 +110,7 @@ def bench_decode(context: int, threads: int = 0) -> dict:
     if ours is None:
         return record("decode", f"context={context}")
     return record("decode", f"context={context}", ours_s=round(ours["seconds"] / ours["steps"], 4),
-                  ours_peak_gb=ours["peak_gb"],
+                  ours_peak_gb=ours["peak_gb"], prefill_s=round(ours["prefill_s"], 3),
                   tokens_per_s=round(ours["steps"] / ours["seconds"], 2))
 
 

@@ -5,7 +5,8 @@ Owns the swap, PEFT-style, of module *instances* in a loaded `DeepseekV4ForCausa
 - every `self_attn` becomes a `FastV4Attention` (engine/v4_attention.py),
 - every `mlp.experts` becomes a `FusedV4Experts` (grouped MoE kernel, hash-routed layers too),
 - `model.model` becomes a `FastV4Model`: the same embeddings, decoder layers, mHC head and norm,
-  but no dense attention mask, a `V4Cache`, and long prompts fed in chunks (exact: chunked prefill
+  run by engine/v4_layer.py (fused norms and mHC math, bitwise transformers'), no dense mask,
+  a `V4Cache`, and long prompts fed in chunks (exact: chunked prefill
   equals one piece) so activations stay bounded at any context length.
 Parameters are shared, never copied; no library class is patched. `generate` works unchanged: its
 default cache is refitted with fast layers on first use (engine/v4_cache.py `adopt`).
@@ -19,6 +20,7 @@ from transformers.modeling_outputs import MoeModelOutputWithPast
 from engine.kernels import dispatch
 from engine.v4_attention import FastV4Attention
 from engine.v4_cache import V4Cache, adopt
+from engine.v4_layer import rms_norm, run_layer
 
 VERIFIED_TRANSFORMERS = "5.23.0"
 PREFILL_CHUNK = 16384  # one piece up to 16K; longer prompts in pieces (bounded memory)
@@ -65,9 +67,9 @@ class FastV4Model(nn.Module):
         }
         hidden = embeds.unsqueeze(2).expand(-1, -1, self.config.hc_mult, -1).contiguous()
         for layer in self.layers:
-            hidden = layer(hidden, position_embeddings=rope, position_ids=positions,
-                           attention_mask=None, input_ids=ids, past_key_values=cache)
-        return self.norm(self.hc_head(hidden))
+            hidden = run_layer(layer, hidden, input_ids=ids, position_embeddings=rope,
+                               position_ids=positions, attention_mask=None, past_key_values=cache)
+        return rms_norm(self.norm, self.hc_head(hidden))
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None,
                 past_key_values=None, inputs_embeds=None, use_cache=None, **kwargs):

@@ -14,10 +14,25 @@ only the new windows. Does not know the decoder layer, MoE or the model loop.
 
 import torch
 from torch import nn
-from transformers.models.deepseek_v4.modeling_deepseek_v4 import apply_rotary_pos_emb
+from transformers.models.deepseek_v4.modeling_deepseek_v4 import apply_rotary_pos_emb, rotate_half
 
 from engine.kernels import dispatch
 from engine.v4_cache import CompressorState, V4LayerCache
+from engine.v4_layer import rms_norm
+
+
+def rope_(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, unsqueeze_dim: int = 2):
+    """transformers' `apply_rotary_pos_emb` (bitwise) written into x's trailing rope slice.
+
+    The reference rebuilds the whole head with `torch.cat([nope, rotated])`; only the rope slice
+    (head_dim / 8 channels) changes, so it is overwritten in place. x (1, S, H, D) (or
+    (1, H, S, D) with unsqueeze_dim=1); returns x.
+    """
+    cos = cos.repeat_interleave(2, dim=-1).unsqueeze(unsqueeze_dim)
+    sin = sin.repeat_interleave(2, dim=-1).unsqueeze(unsqueeze_dim)
+    rope = x[..., -cos.shape[-1] :]
+    rope.copy_((rope.float() * cos) + (rotate_half(rope).float() * sin))
+    return x
 
 
 def pool_windows(module, state: CompressorState, hidden: torch.Tensor, overlap: bool):
@@ -44,7 +59,7 @@ def pool_windows(module, state: CompressorState, hidden: torch.Tensor, overlap: 
             new_gate[:, 0, :ratio] = prior_gate.to(new_gate.dtype)
         chunk_kv, chunk_gate = new_kv, new_gate
     weights = chunk_gate.softmax(dim=2, dtype=torch.float32).to(chunk_kv.dtype)
-    compressed = module.kv_norm((chunk_kv * weights).sum(dim=2))  # (1, n, D)
+    compressed = rms_norm(module.kv_norm, (chunk_kv * weights).sum(dim=2))  # (1, n, D)
     positions = (torch.arange(n_windows, device=hidden.device) * ratio + first).unsqueeze(0)
     cos, sin = module.rotary_emb(compressed, position_ids=positions, layer_type="compress")
     compressed = apply_rotary_pos_emb(compressed.unsqueeze(1), cos, sin).squeeze(1)
@@ -84,8 +99,7 @@ class FastV4Attention(nn.Module):
         if keys is None:
             return torch.empty(seq, 0, dtype=torch.long, device=hidden.device)
         cos, sin = indexer.rotary_emb(hidden, position_ids=position_ids, layer_type="compress")
-        q = indexer.q_b_proj(q_residual).view(1, seq, -1, indexer.head_dim).transpose(1, 2)
-        q = apply_rotary_pos_emb(q, cos, sin).transpose(1, 2)[0]  # (S, Hi, Di)
+        q = rope_(indexer.q_b_proj(q_residual).view(1, seq, -1, indexer.head_dim), cos, sin)[0]
         scorer = indexer.scorer
         weights = scorer.weights_proj(hidden)[0].float() * scorer.weights_scaling  # (S, Hi)
         return dispatch.indexer_topk(q, weights, keys, start, indexer.compress_rate,
@@ -97,11 +111,11 @@ class FastV4Attention(nn.Module):
         if batch != 1:
             raise ValueError("the fast V4 attention runs batch 1; call it once per sequence")
         cos, sin = position_embeddings[self.rope_layer_type]
-        q_residual = self.q_a_norm(self.q_a_proj(hidden_states))
-        q = self.q_b_proj(q_residual).view(1, seq, -1, self.head_dim).transpose(1, 2)
-        q = apply_rotary_pos_emb(self.q_b_norm(q), cos, sin)  # (1, H, S, D)
-        kv = self.kv_norm(self.kv_proj(hidden_states)).view(1, seq, 1, self.head_dim)
-        kv = apply_rotary_pos_emb(kv.transpose(1, 2), cos, sin)[0, 0]  # (S, D)
+        q_residual = rms_norm(self.q_a_norm, self.q_a_proj(hidden_states))
+        q = self.q_b_proj(q_residual).view(1, seq, -1, self.head_dim)
+        q = rope_(rms_norm(self.q_b_norm, q), cos, sin)[0]  # (S, H, D)
+        kv = rms_norm(self.kv_norm, self.kv_proj(hidden_states)).view(1, seq, 1, self.head_dim)
+        kv = rope_(kv, cos, sin)[0, :, 0]  # (S, D)
 
         cache = self._layer_cache(past_key_values)
         start = cache.window.seen
@@ -114,10 +128,10 @@ class FastV4Attention(nn.Module):
             comp = pool_windows(self.compressor, cache.compressor, hidden_states, overlap=True)
             comp_idx = self._indexer_topk(hidden_states, q_residual, position_ids, cache, start)
         out = dispatch.sparse_attention(
-            q[0].transpose(0, 1).contiguous(), window_kv, self.sinks, self.scaling,
+            q, window_kv, self.sinks, self.scaling,
             self.sliding_window, start, kv_start, comp=comp, comp_idx=comp_idx, comp_ratio=ratio,
             backend=self.backend,
         )  # (S, H, D)
-        out = apply_rotary_pos_emb(out.transpose(0, 1).unsqueeze(0), cos, -sin).transpose(1, 2)
+        out = rope_(out.unsqueeze(0), cos, -sin)  # (1, S, H, D)
         grouped = self.o_a_proj(out.reshape(1, seq, self.config.o_groups, -1)).flatten(2)
         return self.o_b_proj(grouped), None

@@ -18,7 +18,7 @@ QUERY_BLOCK = 256  # and never more than this many query rows
 
 
 def _finish(scores, q_start, ratio, topk):
-    """Causal mask, top-k and -1 for picks past the causal threshold; scores (C, T)."""
+    """Causal mask (in place), top-k and -1 for picks past the causal threshold; scores (C, T)."""
     n_keys = scores.shape[-1]
     k = min(topk, n_keys)
     if n_keys == 0:
@@ -26,7 +26,7 @@ def _finish(scores, q_start, ratio, topk):
     q_pos = q_start + torch.arange(scores.shape[0], device=scores.device)
     threshold = ((q_pos + 1) // ratio)[:, None]  # (C, 1)
     entries = torch.arange(n_keys, device=scores.device)[None, :]
-    scores = scores.masked_fill(entries >= threshold, float("-inf"))
+    scores = scores.masked_fill_(entries >= threshold, float("-inf"))
     picks = scores.topk(k, dim=-1).indices
     return torch.where(picks >= threshold, torch.full_like(picks, -1), picks)
 
@@ -54,10 +54,10 @@ def torch_chunked(q, weights, keys, q_start, ratio, topk, softmax_scale, budget=
         c = b - a
         # Only entries below the block's last causal threshold can be picked; past it, -inf.
         n_vis = min(n_keys, (q_start + b) // ratio)
-        s = torch.zeros(c, n_keys, device=q.device)
-        if n_vis > 0:
+        s = torch.full((c, n_keys), float("-inf"), device=q.device)  # past every threshold
+        if n_vis > 0:  # the reference's ops in its order (bitwise), in place
             raw = (q[a:b].float().reshape(c * heads, dim) @ keys_t[:, :n_vis]).view(c, heads, n_vis)
-            raw = torch.relu(raw) * softmax_scale
-            s[:, :n_vis] = (raw * weights[a:b].float().unsqueeze(-1)).sum(dim=1)
+            raw.relu_().mul_(softmax_scale).mul_(weights[a:b].float().unsqueeze(-1))
+            s[:, :n_vis] = raw.sum(dim=1)
         out[a:b] = _finish(s, q_start + a, ratio, topk)
     return out

@@ -7,13 +7,15 @@ allowed and add up, as in transformers' eager loop). Weights keep transformers' 
 
 `reference` is transformers' eager loop (one_hot, nonzero, a Python loop over experts);
 `torch_grouped` (CPU fast path) sorts the (token, slot) pairs by expert once and runs two
-`grouped_mm` calls over all experts with offsets, then scatters rows back and sums the k
+`grouped_mm` calls over all experts with offsets, then gathers rows back and sums the k
 slots of each token: no per-expert loop, no host sync, no serial index_add.
 The Triton path lives in `moe_triton.py`. Does not know routers or modules.
 """
 
 import torch
 import torch.nn.functional as F
+
+TOKEN_BLOCK = 512  # tokens per block: intermediates stay cache-sized (measured fastest)
 
 
 def swiglu(gate_up: torch.Tensor, limit: float) -> torch.Tensor:
@@ -42,20 +44,33 @@ def expert_offsets(flat_ids: torch.Tensor, n_experts: int) -> tuple[torch.Tensor
     return order, counts.cumsum(0).to(torch.int32)
 
 
-def torch_grouped(x, top_k_index, top_k_weights, gate_up, down, limit):
-    """CPU fast path: sort pairs by expert, two grouped GEMMs, weighted scatter-add back."""
+def torch_grouped(x, top_k_index, top_k_weights, gate_up, down, limit, block=TOKEN_BLOCK):
+    """CPU fast path: sort pairs by expert, two grouped GEMMs, weighted gather back.
+
+    Tokens go in blocks of `block` so every intermediate stays small enough for the allocator to
+    reuse its memory (no fresh pages per layer); rows are independent, so blocks change nothing.
+    """
     n_tokens, k = top_k_index.shape
-    if n_tokens == 0:
-        return torch.zeros_like(x)
+    out = torch.empty_like(x)
+    block = max(block, 32 * gate_up.shape[0] // max(k, 1))  # >= 32 rows per expert on average
+    for a in range(0, n_tokens, block):
+        b = min(n_tokens, a + block)
+        out[a:b] = _grouped_block(x[a:b], top_k_index[a:b], top_k_weights[a:b], gate_up, down,
+                                  limit)
+    return out
+
+
+def _grouped_block(x, top_k_index, top_k_weights, gate_up, down, limit):
+    n_tokens, k = top_k_index.shape
     order, offs = expert_offsets(top_k_index.reshape(-1), gate_up.shape[0])
     token = order // k
-    xs = x[token]  # (N*k, H), grouped by expert
+    xs = x.index_select(0, token)  # (N*k, H), grouped by expert
     h = F.grouped_mm(xs, gate_up.transpose(1, 2), offs=offs)  # (N*k, 2I)
     inter = h.shape[-1] // 2
     act = F.silu(h[:, :inter].clamp(max=limit))  # contiguous (N*k, I)
     act.mul_(h[:, inter:].clamp(min=-limit, max=limit))
     y = F.grouped_mm(act, down.transpose(1, 2), offs=offs)  # (N*k, H)
     y.mul_(top_k_weights.reshape(-1)[order].unsqueeze(-1).to(y.dtype))
-    unsorted = torch.empty_like(y)
-    unsorted[order] = y  # back to (token, slot) order: a row scatter, then a k-way sum
-    return unsorted.view(n_tokens, k, -1).sum(dim=1).to(x.dtype)
+    back = torch.empty_like(order)
+    back[order] = torch.arange(order.shape[0], device=order.device)
+    return y.index_select(0, back).view(n_tokens, k, -1).sum(dim=1).to(x.dtype)

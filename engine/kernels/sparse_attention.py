@@ -11,14 +11,17 @@ Positions are contiguous (batch 1, no padding): query `i` sits at `q_start + i`,
 entry `w` is visible when `w < (pos_i + 1) // comp_ratio` (transformers' `block_bias`).
 
 `reference` is the plain dense formulation (readable, O(S x N)); `torch_chunked` is the CPU fast
-path: queries in blocks, each block touching only its window slice and its gathered entries, with
-the two key sets merged in one sink-aware softmax. Nothing of size S x S or S x T is ever built.
+path: queries in blocks; each query's window is a strided (S, window, D) view of the K=V rows (no
+copy, exactly `window` keys per query, one batched matmul), CSA entries are gathered into a reused
+buffer, HCA takes the causal prefix, and window, entries and sink meet in one softmax.
+Nothing of size S x S or S x T is ever built.
 The Triton path lives in `sparse_attention_triton.py`. Does not know caches or modules.
 """
 
 import torch
 
-QUERY_BLOCK = 256
+QUERY_BLOCK = 1024  # query rows per block, at most
+SCORE_BUDGET = 1 << 23  # floats of logits (or gathered entries) per block, at most
 
 
 def _comp_visibility(q_pos: torch.Tensor, n_comp: int, comp_ratio: int) -> torch.Tensor:
@@ -55,52 +58,75 @@ def reference(q, kv, sinks, scale, window, q_start, kv_start, comp=None, comp_id
     return out.to(q.dtype)
 
 
+def _window_view(kv, window, q_start, kv_start, seq):
+    """(seq, window, D) strided view: query i's window rows, zero-padded before position 0.
+
+    Returns the view and `pad`, the number of zero rows in front (queries i < pad see pad - i of
+    them, which the caller masks). No copy of the window per query: rows overlap in memory.
+    """
+    dim = kv.shape[1]
+    lead = q_start - kv_start  # rows stored before the first query
+    pad = window - 1 - lead
+    rows = kv[max(0, -pad) : lead + seq]
+    if pad > 0:
+        rows = torch.cat([rows.new_zeros(pad, dim), rows])
+    rows = rows.contiguous()
+    view = rows.as_strided((seq, window, dim), (dim, dim, 1), rows.storage_offset())
+    return view, max(pad, 0)
+
+
 def torch_chunked(q, kv, sinks, scale, window, q_start, kv_start, comp=None, comp_idx=None,
-                  comp_ratio=None, block=QUERY_BLOCK):
-    """CPU fast path: per query block, window slice + gathered/causal entries, one softmax."""
+                  comp_ratio=None, block=QUERY_BLOCK, budget=SCORE_BUDGET):
+    """CPU fast path: per query block, window view + gathered/causal entries, one softmax."""
     seq, heads, dim = q.shape
     out = torch.empty_like(q)
-    sink = sinks.float().view(1, heads)
+    if seq == 0:
+        return out
+    wins, pad = _window_view(kv, window, q_start, kv_start, seq)
+    sink = sinks.float().view(1, heads, 1)
     has_comp = comp is not None and comp.shape[0] > 0
+    csa = has_comp and comp_idx is not None and comp_idx.shape[1] > 0
+    hca = has_comp and not csa and comp_ratio is not None
+    n_extra = comp_idx.shape[1] if csa else (comp.shape[0] if hca else 0)
+    per_query = max(heads * (window + n_extra + 1), (n_extra * dim) if csa else 0)
+    block = max(1, min(block, seq, budget // per_query))
+    gathered_buf = comp.new_empty(block * n_extra, dim) if csa else None
+    rel = torch.arange(window, device=q.device)
     for a in range(0, seq, block):
         b = min(seq, a + block)
-        qc = q[a:b]  # (C, H, D)
         c = b - a
-        first, last = q_start + a, q_start + b - 1
-        lo = max(0, first - window + 1 - kv_start)
-        hi = min(kv.shape[0], last + 1 - kv_start)
-        kv_c = kv[lo:hi]  # (L, D)
-        q_pos = torch.arange(first, last + 1, device=q.device)
-        k_pos = torch.arange(kv_start + lo, kv_start + hi, device=q.device)
-        lw = (qc.reshape(c * heads, dim) @ kv_c.T).view(c, heads, -1) * scale  # (C, H, L)
-        rel = q_pos[:, None] - k_pos[None, :]
-        lw = lw.masked_fill(((rel < 0) | (rel >= window))[:, None, :], float("-inf"))
-        m = torch.maximum(lw.amax(dim=-1), sink)  # (C, H)
-        lc = gathered = None
-        if has_comp and comp_idx is not None and comp_idx.shape[1] > 0:
+        qc = q[a:b]
+        parts = [torch.bmm(qc, wins[a:b].transpose(1, 2)).float()]  # (C, H, W)
+        gathered = None
+        if csa:
             idx = comp_idx[a:b]
-            gathered = comp[idx.clamp(min=0)]  # (C, K, D)
-            lc = torch.bmm(qc, gathered.transpose(1, 2)) * scale  # (C, H, K)
-            lc = lc.masked_fill((idx < 0)[:, None, :], float("-inf"))
-        elif has_comp and comp_ratio is not None:
-            n_vis = min(comp.shape[0], (last + 1) // comp_ratio)
+            gathered = gathered_buf[: c * n_extra]
+            torch.index_select(comp, 0, idx.clamp(min=0).reshape(-1), out=gathered)
+            gathered = gathered.view(c, n_extra, dim)
+            lc = torch.bmm(qc, gathered.transpose(1, 2)).float()  # (C, H, K)
+            parts.append(lc.masked_fill_((idx < 0)[:, None, :], float("-inf")))
+        elif hca:
+            n_vis = min(comp.shape[0], (q_start + b) // comp_ratio)
             if n_vis > 0:
-                gathered = comp[:n_vis]  # (Tc, D)
-                lc = (qc.reshape(c * heads, dim) @ gathered.T).view(c, heads, -1) * scale
-                visible = _comp_visibility(q_pos, n_vis, comp_ratio)
-                lc = lc.masked_fill(~visible[:, None, :], float("-inf"))
-        if lc is not None:
-            m = torch.maximum(m, lc.amax(dim=-1))
-        pw = torch.exp(lw - m[..., None])
-        denom = pw.sum(dim=-1) + torch.exp(sink - m)
-        acc = (pw.to(kv_c.dtype).reshape(c * heads, -1) @ kv_c).view(c, heads, dim).float()
-        if lc is not None:
-            pc = torch.exp(lc - m[..., None])
-            denom = denom + pc.sum(dim=-1)
-            pc = pc.to(gathered.dtype)
+                gathered = comp[:n_vis]
+                lc = (qc.reshape(c * heads, dim) @ gathered.T).view(c, heads, n_vis).float()
+                q_pos = torch.arange(q_start + a, q_start + b, device=q.device)
+                hidden = ~_comp_visibility(q_pos, n_vis, comp_ratio)
+                parts.append(lc.masked_fill_(hidden[:, None, :], float("-inf")))
+        n_keys = sum(p.shape[-1] for p in parts)
+        logits = torch.cat(parts + [sink.expand(c, heads, 1)], dim=-1)
+        logits[..., :n_keys].mul_(scale)
+        if a < pad:  # zero rows in front of position 0
+            lim = torch.arange(pad - a, pad - b, -1, device=q.device)  # pad - i for i in [a, b)
+            logits[..., :window].masked_fill_((rel[None, :] < lim[:, None])[:, None, :],
+                                              float("-inf"))
+        probs = logits.softmax(dim=-1).to(q.dtype)
+        acc = torch.bmm(probs[..., :window], wins[a:b])
+        if gathered is not None:
+            pc = probs[..., window:n_keys]
             if gathered.dim() == 3:
-                acc = acc + torch.bmm(pc, gathered)
+                acc.baddbmm_(pc, gathered)
             else:
-                acc = acc + (pc.reshape(c * heads, -1) @ gathered).view(c, heads, dim)
-        out[a:b] = (acc / denom[..., None]).to(q.dtype)
+                acc.view(c * heads, dim).addmm_(pc.reshape(c * heads, -1), gathered)
+        out[a:b] = acc
     return out
