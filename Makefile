@@ -7,7 +7,7 @@ PIP    := $(PY) -m pip --disable-pip-version-check -q
 ARGS   ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test bench setup setup-dev clean
+.PHONY: run test bench bench-deps setup setup-dev clean
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,13 @@ test: setup-dev
 
 bench: setup-dev
 	$(PY) -m engine.bench $(ARGS)
+
+# llama.cpp as the generate bench's reference; compiles from source (minutes), so opt-in.
+$(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.dev-stamp
+	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=ON}" $(PIP) install -r requirements-bench.txt
+	touch $@
+
+bench-deps: $(VENV)/.bench-stamp
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -3,9 +3,13 @@
 Cases: `load-cold` (GGUF conversion + first load, in a child process with a fresh cache, so its
 peak memory is its own), `load-cached` (the converted folder; max_abs_diff compares its logits
 with the cold load's), `prefill` (a ~2,000-token prompt), `decode` (128 greedy tokens after it,
-end-of-sequence ignored so every run decodes the same count). Timings are medians of --repeat
-runs. When `llama_cpp` is importable, the same GGUF runs through llama.cpp in a child process
-(2 threads, n_ctx 8192) and fills the reference_* fields.
+end-of-sequence ignored so every run decodes the same count), both on the path generation takes
+(engine/llama_fast.py, fp32, exact); `decode-fp16-cpu` / `decode-int8-cpu` (the packed decode
+weights, teacher-forced on the fp32 tokens from the same prefilled cache: max_abs_diff and
+top1_agree say how far their logits are from fp32); `prefill-transformers` /
+`decode-transformers` (transformers' own forward with a DynamicCache, the before/after ratio).
+Timings are medians of --repeat runs. When `llama_cpp` is importable, the same GGUF runs through
+llama.cpp in a child process (2 threads, n_ctx 8192) and fills the reference_* fields.
 
 Does not know: the other benches (engine/bench.py dispatches).
 """
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue as queue_module
 import resource
 import statistics
 import tempfile
@@ -61,6 +66,8 @@ def _cold_child(cache_dir: str, queue) -> None:
 
 
 def _llama_cpp_child(gguf: str, prompt_ids: list[int], repeat: int, queue) -> None:
+    import llama_cpp
+    import numpy as np
     from llama_cpp import Llama
 
     started = time.perf_counter()
@@ -74,7 +81,10 @@ def _llama_cpp_child(gguf: str, prompt_ids: list[int], repeat: int, queue) -> No
         prefill.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         for _ in range(DECODE_TOKENS):
-            token = int(llm.scores[llm.n_tokens - 1].argmax())
+            # 0.3.x keeps no scores without logits_all: read the last position's logits
+            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
+                                           shape=(llm.n_vocab(),))
+            token = int(logits.argmax())
             llm.eval([token])
         decode.append(time.perf_counter() - t0)
     queue.put({"load_s": load_s, "prefill_s": statistics.median(prefill),
@@ -86,30 +96,76 @@ def _in_child(target, *args) -> dict:
     queue = ctx.Queue()
     proc = ctx.Process(target=target, args=(*args, queue))
     proc.start()
-    result = queue.get()
+    while True:  # a child that dies without answering must not hang the bench
+        try:
+            result = queue.get(timeout=5)
+            break
+        except queue_module.Empty:
+            if not proc.is_alive():
+                raise SystemExit(f"{target.__name__} failed (exit code {proc.exitcode})")
     proc.join()
     return result
 
 
-def _ours_timings(model, prompt_ids: list[int], repeat: int) -> tuple[float, float]:
-    import torch
-    from transformers.cache_utils import DynamicCache
+def _fast_timings(model, prompt_ids: list[int], repeat: int) -> dict:
+    """Prefill once per repeat on the fast path, then decode DECODE_TOKENS greedy tokens in fp32
+    and again (teacher-forced on the fp32 tokens, from the same prefilled cache) per decode mode.
 
-    from engine.generation import decode_step, prefill
+    Returns {"prefill": s, None: s, "fp16-cpu": s, ...} plus "<mode>-diff"/"<mode>-agree": the
+    largest logit difference from fp32 and how many steps kept the same top-1 token."""
+    import torch
+
+    from engine.generation import PREFILL_CHUNK
+    from engine.llama_fast import DECODE_MODES, apply_fast_decode
+
+    fast = apply_fast_decode(model, None)
+    variants = {mode: fast.repacked(mode) for mode in (None, *DECODE_MODES)}
+    times: dict = {key: [] for key in ("prefill", *variants)}
+    figures: dict = {}
+    ids = torch.tensor(prompt_ids)
+    token = torch.empty(1, dtype=torch.long)
+    with torch.inference_mode():
+        cache = fast.new_cache(len(prompt_ids) + DECODE_TOKENS)
+        for _ in range(repeat):
+            cache.length = 0
+            t0 = time.perf_counter()
+            first = fast.prefill(ids, cache, PREFILL_CHUNK)
+            times["prefill"].append(time.perf_counter() - t0)
+            tokens, ref = [], []
+            for mode, runner in variants.items():
+                cache.length, logits, diff, agree = len(prompt_ids), first, 0.0, 0
+                t0 = time.perf_counter()
+                for step in range(DECODE_TOKENS):
+                    if mode is None:
+                        tokens.append(int(torch.argmax(logits)))
+                        ref.append(logits)
+                    else:
+                        diff = max(diff, float((logits - ref[step]).abs().max()))
+                        agree += int(torch.argmax(logits)) == tokens[step]
+                    token.fill_(tokens[step])
+                    logits = runner.decode(token, cache)
+                times[mode].append(time.perf_counter() - t0)
+                figures[f"{mode}-diff"], figures[f"{mode}-agree"] = diff, agree
+        fast.release(cache)
+    return {**{k: statistics.median(v) for k, v in times.items()}, **figures}
+
+
+def _transformers_timings(model, prompt_ids: list[int], repeat: int) -> tuple[float, float]:
+    """transformers' own forward with a DynamicCache: the generic path, for the ratio."""
+    import torch
+
+    from engine.generation import GenericRunner
 
     prefill_s, decode_s = [], []
     with torch.inference_mode():
-        ids = torch.tensor([prompt_ids])
         for _ in range(repeat):
-            cache = DynamicCache(config=model.config)
+            runner = GenericRunner(model)
             t0 = time.perf_counter()
-            logits = prefill(model, ids, cache)
+            logits = runner.prefill(prompt_ids)
             prefill_s.append(time.perf_counter() - t0)
-            token = torch.empty((1, 1), dtype=torch.long)
             t0 = time.perf_counter()
             for _ in range(DECODE_TOKENS):
-                token.fill_(int(torch.argmax(logits)))
-                logits = decode_step(model, token, cache)
+                logits = runner.decode(int(torch.argmax(logits)))
             decode_s.append(time.perf_counter() - t0)
     return statistics.median(prefill_s), statistics.median(decode_s)
 
@@ -120,6 +176,8 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
     parser.add_argument("--cache-dir", default=None, help="keep the converted model here")
     parser.add_argument("--threads", type=int, default=None,
                         help="torch threads (default: the cores other processes leave idle)")
+    parser.add_argument("--skip-transformers", action="store_true",
+                        help="do not time transformers' own forward (the before/after ratio)")
     extra = parser.parse_args(rest)
     seq = args.seq or 2000
     import importlib.util
@@ -128,6 +186,7 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
 
     from engine.embedded import embedded_gguf_path
     from engine.generation import choose_threads
+    from engine.llama_fast import DECODE_MODES
     from engine.loading import LoadOptions, load
 
     has_reference = importlib.util.find_spec("llama_cpp") is not None
@@ -152,16 +211,30 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
                     ours_peak_gb=peak_gb(), path_taken=loaded.report.path_taken))
         torch.set_num_threads(extra.threads or choose_threads())
         load_avg = round(os.getloadavg()[0], 2)
-        prefill_s, decode_s = _ours_timings(loaded.model, prompt_ids, extra.repeat)
+        fast = _fast_timings(loaded.model, prompt_ids, extra.repeat)
+        hf_prefill, hf_decode = (_transformers_timings(loaded.model, prompt_ids, extra.repeat)
+                                 if not extra.skip_transformers else (None, None))
         n = len(prompt_ids)
-        for case, ours, theirs, tokens in (("prefill", prefill_s, ref.get("prefill_s"), n),
-                                           ("decode", decode_s, ref.get("decode_s"),
-                                            DECODE_TOKENS)):
+        common = dict(ours_peak_gb=peak_gb(), reference_peak_gb=ref.get("peak_gb"),
+                      threads=torch.get_num_threads(), load_avg=load_avg,
+                      load_avg_after=round(os.getloadavg()[0], 2))
+        rows = [("prefill", "fast", "float32", fast["prefill"], ref.get("prefill_s"), n, None),
+                ("decode", "fast", "float32", fast[None], ref.get("decode_s"), DECODE_TOKENS,
+                 None)]
+        rows += [(f"decode-{mode}", "fast", mode, fast[mode], ref.get("decode_s"),
+                  DECODE_TOKENS, mode) for mode in DECODE_MODES]
+        if hf_prefill is not None:
+            rows += [("prefill-transformers", "transformers", "float32", hf_prefill,
+                      ref.get("prefill_s"), n, None),
+                     ("decode-transformers", "transformers", "float32", hf_decode,
+                      ref.get("decode_s"), DECODE_TOKENS, None)]
+        for case, path, weights, ours, theirs, tokens, mode in rows:
             emit(record(BENCH, case, ours_s=round(ours, 3), reference_s=_r(theirs),
-                        ours_peak_gb=peak_gb(), reference_peak_gb=ref.get("peak_gb"),
                         tokens=tokens, tokens_per_s=round(tokens / ours, 2),
                         reference_tokens_per_s=round(tokens / theirs, 2) if theirs else None,
-                        threads=torch.get_num_threads(), load_avg=load_avg, dtype="float32"))
+                        path=path, weights=weights,
+                        max_abs_diff=_r(fast.get(f"{mode}-diff")) if mode else None,
+                        top1_agree=fast.get(f"{mode}-agree") if mode else None, **common))
     return 0
 
 

@@ -4,7 +4,8 @@ Why not `model.generate()` in a thread: cancellation must be immediate (checked 
 step), the per-step overhead must be small on a 2-core CPU, and the stream must be ours (text and
 thinking deltas that never split a UTF-8 character, stop strings held back until they cannot
 match). Shape of the loop follows gpt-fast: `prefill` and `decode_step` are small functions;
-the model's own KV cache (`DynamicCache`) holds the past.
+the KV cache holds the past: a preallocated one on engine/llama_fast.py's forward for
+Llama-family models on CPU, transformers' `DynamicCache` otherwise (`open_runner` picks).
 
 Does not know: chat templates or messages (backends/local.py renders them), devices or loading.
 """
@@ -107,6 +108,74 @@ def decode_step(model, token, cache):
     return out.logits[0, -1]
 
 
+class GenericRunner:
+    """transformers' own forward over a DynamicCache: any causal LM, V4 included."""
+
+    def __init__(self, model):
+        import torch
+
+        self.model = model
+        self.cache = None
+        self.token = torch.empty((1, 1), dtype=torch.long, device=model.device)  # reused
+
+    def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
+        import torch
+        from transformers.cache_utils import DynamicCache
+
+        if prefix_cache is not None:
+            self.cache, logits = prefix_cache.prefill(self.model, prompt_ids, cancel)
+            return logits
+        self.cache = DynamicCache(config=self.model.config)
+        ids = torch.tensor([prompt_ids], dtype=torch.long, device=self.model.device)  # (1, P)
+        return prefill(self.model, ids, self.cache, cancel)
+
+    def decode(self, token_id: int):
+        self.token.fill_(token_id)
+        return decode_step(self.model, self.token, self.cache)
+
+    def close(self) -> None:
+        self.cache = None
+
+
+class FastRunner:
+    """engine/llama_fast.py's forward over a preallocated cache (Llama-family models on CPU)."""
+
+    def __init__(self, fast, tokens: int):
+        import torch
+
+        self.fast = fast
+        self.cache = fast.new_cache(tokens)
+        self.token = torch.empty((1,), dtype=torch.long)  # reused every step
+
+    def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
+        import torch
+
+        if prefix_cache is not None:  # stored prefixes come back as a DynamicCache: adopt it
+            dynamic, logits = prefix_cache.prefill(self.fast.model_ref(), prompt_ids, cancel)
+            if logits is not None:
+                self.fast.adopt(dynamic, self.cache)
+            return logits
+        ids = torch.tensor(prompt_ids, dtype=torch.long)  # (P,)
+        return self.fast.prefill(ids, self.cache, PREFILL_CHUNK, cancel)
+
+    def decode(self, token_id: int):
+        self.token.fill_(token_id)
+        return self.fast.decode(self.token, self.cache)
+
+    def close(self) -> None:
+        self.fast.release(self.cache)
+
+
+def open_runner(model, tokens: int):
+    """The one dispatch point: the fast Llama forward when `model` takes it, else transformers'.
+
+    `tokens`: prompt plus generated tokens this generation may hold in its cache."""
+    from engine.llama_fast import fast_model
+
+    fast = fast_model(model)
+    return FastRunner(fast, tokens) if fast is not None else GenericRunner(model)
+
+
 class Detokenizer:
     """Incremental decoding that only emits complete characters (no split UTF-8 sequences)."""
 
@@ -189,13 +258,13 @@ def _partial_suffix(text: str, markers: tuple[str, ...]) -> int:
 def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationParams,
                   *, eos_ids: set[int], window: int, starts_in_thinking: bool = False,
                   cancel: threading.Event | None = None,
-                  threads: int | None = None) -> Iterator[Event]:
+                  threads: int | None = None, prefix_cache=None) -> Iterator[Event]:
     """Generate from `prompt_ids`; yields deltas, then Usage, then Done (never raises mid-way).
 
     `threads`: torch CPU threads for this generation (None: `choose_threads()` at the start).
+    `prefix_cache`: an engine.prefix_cache.PrefixCache; its `prefill` replaces the plain one.
     """
     import torch
-    from transformers.cache_utils import DynamicCache
 
     device = model.device
     if device.type == "cpu":
@@ -205,13 +274,12 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
     splitter = StreamSplitter(params.stop, starts_in_thinking)
     detok = Detokenizer(tokenizer)
     budget = min(params.max_new_tokens, window - len(prompt_ids))
+    runner = None
     try:
         with torch.inference_mode():
-            cache = DynamicCache(config=model.config)
-            ids = torch.tensor([prompt_ids], dtype=torch.long, device=device)  # (1, P)
-            logits = prefill(model, ids, cache, cancel)
+            runner = open_runner(model, len(prompt_ids) + budget)
+            logits = runner.prefill(prompt_ids, cancel, prefix_cache)
             sample = StepSampler.from_params(params, device)
-            token = torch.empty((1, 1), dtype=torch.long, device=device)  # reused every step
             while True:
                 if cancel is not None and cancel.is_set() or logits is None:
                     finish = "cancelled"
@@ -228,13 +296,15 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
                 if splitter.stopped:
                     finish = "stop"
                     break
-                token.fill_(next_id)
-                logits = decode_step(model, token, cache)
+                logits = runner.decode(next_id)
         if not splitter.stopped:
             yield from splitter.feed("", final=True)
     except Exception as exc:  # report, do not crash the consumer's loop
         yield Usage(len(prompt_ids), completion)
         yield Done("error", error=f"{type(exc).__name__}: {exc}")
         return
+    finally:
+        if runner is not None:
+            runner.close()
     yield Usage(len(prompt_ids), completion)
     yield Done(finish)

@@ -9,7 +9,8 @@ Placement and quantization are seams: `engine.quantization.apply_quantization(kw
 and `engine.offload.apply_offload(kwargs, options)` each take the `from_pretrained` keyword
 arguments being built and return them extended. When those modules are absent, the plain
 transformers/accelerate arguments (BitsAndBytesConfig, device_map, max_memory, offload_folder)
-are passed straight through.
+are passed straight through. "fp16-cpu" / "int8-cpu" are not bitsandbytes: the model loads in
+fp32 and engine/llama_fast.py packs reduced-precision copies for its one-token decode steps.
 
 Does not know: generation (generation.py), the registry's names (models.py resolves them).
 """
@@ -24,7 +25,8 @@ from typing import Any
 from engine.errors import ModelLoadError
 from engine.models import ModelSpec, resolve
 
-QUANTIZATION_MODES = ("nf4", "fp4", "int8")
+QUANTIZATION_MODES = ("nf4", "fp4", "int8")  # bitsandbytes
+CPU_DECODE_MODES = ("fp16-cpu", "int8-cpu")  # fbgemm decode weights, engine/llama_fast.py
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 
 
@@ -34,6 +36,7 @@ class LoadOptions:
     max_memory: dict | None = None  # e.g. {"cpu": "2GiB", 0: "20GiB"}
     offload_folder: str | None = None  # disk offload for modules mapped to "disk"
     quantization: str | None = None  # None | "nf4" | "fp4" | "int8" (bitsandbytes)
+    #                                  | "fp16-cpu" | "int8-cpu" (Llama-family decode on CPU)
     dtype: str = "float32"
 
 
@@ -68,6 +71,9 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
     spec = spec_or_path if isinstance(spec_or_path, ModelSpec) else resolve(spec_or_path)
     started = time.perf_counter()
     if spec.kind == "deepseek_v4":
+        if options.quantization in CPU_DECODE_MODES:
+            raise ModelLoadError(f"{options.quantization} is for Llama-family models on CPU; "
+                                 "use nf4 or int8 (bitsandbytes) for DeepSeek-V4")
         if spec.path is None:
             raise ModelLoadError(
                 f"{spec.name} is not on this machine: give the path of its checkpoint folder, "
@@ -79,6 +85,8 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
         return loaded
     folder, path_taken = _weights_folder(spec, Path(cache_dir))
     model, tokenizer = _from_pretrained(folder, options)
+    if options.quantization in CPU_DECODE_MODES:
+        _apply_cpu_decode(model, options.quantization)
     report = _report(model, spec, path_taken, time.perf_counter() - started, options)
     return LoadedModel(model, tokenizer, spec, report)
 
@@ -103,8 +111,9 @@ def from_pretrained_kwargs(options: LoadOptions) -> dict:
     kwargs: dict[str, Any] = {"dtype": options.dtype if options.dtype == "auto"
                               else getattr(torch, options.dtype)}
     kwargs = _hook("engine.offload", "apply_offload", _plain_offload)(kwargs, options)
-    kwargs = _hook("engine.quantization", "apply_quantization", _plain_quantization)(
-        kwargs, options)
+    if options.quantization not in CPU_DECODE_MODES:
+        kwargs = _hook("engine.quantization", "apply_quantization", _plain_quantization)(
+            kwargs, options)
     return kwargs
 
 
@@ -123,6 +132,15 @@ def _from_pretrained(folder: Path, options: LoadOptions):
         if device != "cpu":
             model.to(device)
     return model, tokenizer
+
+
+def _apply_cpu_decode(model, mode: str) -> None:
+    from engine.llama_fast import apply_fast_decode
+
+    try:
+        apply_fast_decode(model, mode)
+    except ValueError as exc:
+        raise ModelLoadError(str(exc)) from exc
 
 
 def _hook(module_name: str, function: str, fallback):
@@ -167,8 +185,9 @@ def _plain_quantization(kwargs: dict, options: LoadOptions) -> dict:
 def _check_options(options: LoadOptions) -> None:
     if options.dtype not in DTYPES:
         raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, not {options.dtype!r}")
-    if options.quantization not in (None, *QUANTIZATION_MODES):
-        raise ModelLoadError(f"quantization must be one of {', '.join(QUANTIZATION_MODES)} "
+    if options.quantization not in (None, *QUANTIZATION_MODES, *CPU_DECODE_MODES):
+        modes = (*QUANTIZATION_MODES, *CPU_DECODE_MODES)
+        raise ModelLoadError(f"quantization must be one of {', '.join(modes)} "
                              f"or none, not {options.quantization!r}")
 
 

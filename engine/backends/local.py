@@ -22,7 +22,7 @@ class LocalBackend:
     name = "local"
 
     def __init__(self, model, tokenizer, name: str, context_window: int,
-                 *, force_thinking: bool | None = None, report=None):
+                 *, force_thinking: bool | None = None, report=None, prefix_cache=None):
         if not getattr(tokenizer, "chat_template", None):
             raise ModelLoadError(f"{name}: the tokenizer has no chat template, so chat prompts "
                                  "cannot be built for it")
@@ -35,6 +35,7 @@ class LocalBackend:
         self.context_window = context_window
         self.force_thinking = force_thinking
         self.report = report
+        self.prefix_cache = prefix_cache  # engine.prefix_cache.PrefixCache or None
         self.supports_thinking = "thinking" in tokenizer.chat_template
         self.eos_ids = _eos_ids(model, tokenizer)
         self._lock = threading.Lock()
@@ -96,7 +97,8 @@ class LocalBackend:
             yield from stream_tokens(
                 self.hf_model, self.tokenizer, ids, params, eos_ids=self.eos_ids,
                 window=self.context_window, cancel=cancel,
-                starts_in_thinking=thinking and text.rstrip().endswith(THINK_OPEN))
+                starts_in_thinking=thinking and text.rstrip().endswith(THINK_OPEN),
+                prefix_cache=self.prefix_cache)
 
 
 def _eos_ids(model, tokenizer) -> set[int]:
