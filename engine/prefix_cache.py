@@ -94,7 +94,6 @@ class PrefixCache:
 
         `identity`: `model_identity(model)` when the caller has it (it is recomputed per call,
         so a model changed in place, e.g. an adapter attached, is never confused with its base)."""
-        import torch
         from safetensors.torch import load_file
         from transformers.cache_utils import DynamicCache
 

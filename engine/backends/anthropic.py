@@ -15,8 +15,8 @@ from typing import Iterator
 
 from engine.backends.base import (Done, Event, GenerationParams, Message, TextDelta,
                                   ThinkingDelta, Usage)
-from engine.backends.openai_compat import check_base_url
-from engine.backends.server_info import choose_window, window_from_entry
+from engine.backends.server_info import (check_remote_args, choose_window,
+                                         window_from_entry)
 from engine.errors import BackendUnavailable, EngineError
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
@@ -32,13 +32,8 @@ class AnthropicBackend:
                  counter=None, timeout: float = 600.0, probe: bool = True):
         import anthropic
 
-        if not model or not model.strip():
-            raise EngineError("a remote backend needs the model name the server knows")
-        if context_window is not None and (not isinstance(context_window, int)
-                                           or context_window <= 0):
-            raise EngineError(f"context_window must be a positive integer, not {context_window!r}")
+        self.base_url = check_remote_args(model, base_url, context_window)
         self.model = model
-        self.base_url = check_base_url(base_url)
         self.force_thinking = force_thinking
         self.counter = counter
         self._configured_window = context_window

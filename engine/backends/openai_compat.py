@@ -13,21 +13,13 @@ from __future__ import annotations
 
 import threading
 from typing import Iterator
-from urllib.parse import urlparse
 
 from engine.backends.base import Done, Event, GenerationParams, Message, ThinkingDelta, Usage
-from engine.backends.server_info import choose_window, window_from_entry
+from engine.backends.server_info import (check_remote_args, choose_window,
+                                         window_from_entry)
 from engine.errors import BackendUnavailable, EngineError
 
 FINISH = {"stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop"}
-
-
-def check_base_url(base_url: str) -> str:
-    parsed = urlparse(base_url or "")
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise EngineError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
-                          f"not {base_url!r}")
-    return base_url.rstrip("/")
 
 
 class OpenAICompatBackend:
@@ -38,13 +30,8 @@ class OpenAICompatBackend:
                  counter=None, timeout: float = 600.0, probe: bool = True):
         import openai
 
-        if not model or not model.strip():
-            raise EngineError("a remote backend needs the model name the server knows")
-        if context_window is not None and (not isinstance(context_window, int)
-                                           or context_window <= 0):
-            raise EngineError(f"context_window must be a positive integer, not {context_window!r}")
+        self.base_url = check_remote_args(model, base_url, context_window)
         self.model = model
-        self.base_url = check_base_url(base_url)
         self.force_thinking = force_thinking
         self.counter = counter
         self._configured_window = context_window

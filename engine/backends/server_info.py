@@ -8,8 +8,23 @@ Does not know: how to reach the server (each backend's SDK client does that).
 from __future__ import annotations
 
 from typing import Any, Mapping
+from urllib.parse import urlparse
 
 from engine.errors import EngineError
+
+def check_remote_args(model: str, base_url: str, context_window: int | None) -> str:
+    """Validate what every remote backend is built from; returns the normalised base_url."""
+    if not model or not model.strip():
+        raise EngineError("a remote backend needs the model name the server knows")
+    if context_window is not None and (not isinstance(context_window, int)
+                                       or context_window <= 0):
+        raise EngineError(f"context_window must be a positive integer, not {context_window!r}")
+    parsed = urlparse(base_url or "")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise EngineError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1, "
+                          f"not {base_url!r}")
+    return base_url.rstrip("/")
+
 
 WINDOW_KEYS = ("context_window", "context_length", "max_model_len", "max_context_length",
                "max_input_tokens", "n_ctx", "n_ctx_train")

@@ -10,16 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from socket_guard import read_log
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 FILES = ("screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain",
          "screenplays/wildwinter__fountain-tools/TestFDX-FD.fdx",
          "transcripts/glut23__webvtt-py/sample.vtt",
@@ -27,21 +22,6 @@ FILES = ("screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain",
          "pdfs/allenai__s2orc-doc2json/2020.acl-main.207.pdf")
 TIMEOUT_MS = 180_000  # the first import may convert the tokenizer (tens of seconds on 2 cores)
 
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                      headless=True)
-        yield launched
-        launched.close()
 
 
 @pytest.mark.e2e

@@ -3,17 +3,14 @@ start a short training, watch the status and the loss plot update step by step, 
 held-out comparison when it finishes."""
 from __future__ import annotations
 
-import os
+import re
+
 from pathlib import Path
 
 import pytest
 
 from conftest import start_app, stop_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SHERLOCK = "prose/jsvine__markovify/sherlock.txt"
 TIMEOUT_MS = 400_000
 
@@ -45,21 +42,6 @@ def app_with_style(tmp_path, testdocs):
     stop_app(app)
 
 
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                      headless=True)
-        yield launched
-        launched.close()
-
 
 def test_train_from_the_lora_tab_and_watch_the_loss_plot(browser, app_with_style):
     from playwright.sync_api import expect
@@ -79,7 +61,8 @@ def test_train_from_the_lora_tab_and_watch_the_loss_plot(browser, app_with_style
     page.get_by_label("Top layers only (0 = all)").fill("2")
     page.locator("#lh-lora-train").click()
     status, plot = page.locator("#lh-lora-status"), page.locator("#lh-lora-loss")
-    expect(status).to_contain_text("step 1/4, loss", timeout=TIMEOUT_MS)
+    # the UI polls, so it may skip a step: any finished step with its loss will do
+    expect(status).to_contain_text(re.compile(r"step [1-4]/4, loss \d"), timeout=TIMEOUT_MS)
     # the plot draws one point per finished step: it has marks while training goes on
     expect(plot.locator("canvas, svg").first).to_be_visible(timeout=TIMEOUT_MS)
     expect(status).to_contain_text("held-out loss", timeout=TIMEOUT_MS)

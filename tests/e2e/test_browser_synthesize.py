@@ -3,35 +3,14 @@ Synthesize, see the budget bar, run a coverage job, watch its text stream in, se
 listed and its citations linked to their passages."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 SCRIPT = "screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain"
 TIMEOUT_MS = 300_000
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-
-@pytest.fixture
-def browser():
-    if not CHROMIUM.exists():
-        reason = f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)"
-        if os.environ.get("CI"):
-            pytest.fail(reason + "; CI must run the browser tests")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
-                                      headless=True)
-        yield launched
-        launched.close()
 
 
 def test_run_a_coverage_job_and_watch_it_stream(browser, running_app, testdocs):

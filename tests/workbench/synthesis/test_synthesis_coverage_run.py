@@ -54,10 +54,12 @@ def test_a_background_job_is_cancelled_from_another_connection(wb, testdocs, bac
     wb.use_backend(backend)
     job = wb.synthesize("p", "coverage", max_new_tokens=400, background=True)
     other = JobStore(create_db_engine(wb.library.db_path))
+    # Cancel while the job is still reading the screenplay (a 2K-token prefill takes seconds):
+    # waiting for "generating" raced a fast machine, where the small model can finish first.
     deadline = time.monotonic() + 300
-    while other.job(job.id).phase != "generating":
-        assert time.monotonic() < deadline and other.job(job.id).status == "running"
-        time.sleep(0.2)
+    while other.job(job.id).status != "running":
+        assert time.monotonic() < deadline and other.job(job.id).status == "queued"
+        time.sleep(0.05)
     other.request_cancel(job.id)
     final = wb.jobs.wait(job.id, timeout=60)
     assert final.status == "cancelled" and final.artifact_id is None
