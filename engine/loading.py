@@ -16,7 +16,6 @@ Does not know: generation (generation.py), the registry's names (models.py resol
 """
 from __future__ import annotations
 
-import importlib
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,11 +77,19 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
             raise ModelLoadError(
                 f"{spec.name} is not on this machine: give the path of its checkpoint folder, "
                 "or a base_url for a server that hosts it")
-        loading_v4 = importlib.import_module("engine.loading_v4")
-        loaded = loading_v4.load_v4(spec.path, options)
-        if isinstance(loaded, tuple):  # (model, tokenizer, LoadReport)
-            loaded = LoadedModel(loaded[0], loaded[1], spec, loaded[2])
-        return loaded
+        from engine.loading_v4 import load_v4
+
+        model, tokenizer, report = load_v4(spec.path, options)
+        if fast_v4_applies(options):
+            from engine.deepseek_v4 import apply_fast_v4
+
+            apply_fast_v4(model)
+            report.notes.append("DeepSeek-V4 runs on Longhand's fused sparse-attention and MoE "
+                                "kernels (engine/kernels)")
+        else:
+            report.notes.append("DeepSeek-V4 runs on transformers' reference path: the fused "
+                                "kernels are not combined with offload or bitsandbytes")
+        return LoadedModel(model, tokenizer, spec, report)
     folder, path_taken = _weights_folder(spec, Path(cache_dir))
     model, tokenizer = _from_pretrained(folder, options)
     if options.quantization in CPU_DECODE_MODES:
@@ -110,10 +117,12 @@ def from_pretrained_kwargs(options: LoadOptions) -> dict:
 
     kwargs: dict[str, Any] = {"dtype": options.dtype if options.dtype == "auto"
                               else getattr(torch, options.dtype)}
-    kwargs = _hook("engine.offload", "apply_offload", _plain_offload)(kwargs, options)
+    from engine.offload import apply_offload
+    from engine.quantization import apply_quantization
+
+    kwargs = apply_offload(kwargs, options)
     if options.quantization not in CPU_DECODE_MODES:
-        kwargs = _hook("engine.quantization", "apply_quantization", _plain_quantization)(
-            kwargs, options)
+        kwargs = apply_quantization(kwargs, options)
     return kwargs
 
 
@@ -143,43 +152,11 @@ def _apply_cpu_decode(model, mode: str) -> None:
         raise ModelLoadError(str(exc)) from exc
 
 
-def _hook(module_name: str, function: str, fallback):
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return fallback
-    return getattr(module, function, fallback)
-
-
-def _plain_offload(kwargs: dict, options: LoadOptions) -> dict:
-    if options.device_map is not None:
-        kwargs["device_map"] = options.device_map
-    if options.max_memory is not None:
-        kwargs["max_memory"] = options.max_memory
-        kwargs.setdefault("device_map", "auto")
-    if options.offload_folder is not None:
-        Path(options.offload_folder).mkdir(parents=True, exist_ok=True)
-        kwargs["offload_folder"] = str(options.offload_folder)
-    return kwargs
-
-
-def _plain_quantization(kwargs: dict, options: LoadOptions) -> dict:
-    if options.quantization is None:
-        return kwargs
-    import torch
-    from transformers import BitsAndBytesConfig
-
-    if options.quantization == "int8":
-        config = BitsAndBytesConfig(load_in_8bit=True)
-    else:
-        compute = torch.float32 if options.dtype == "float32" else torch.bfloat16
-        config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type=options.quantization,
-                                    bnb_4bit_compute_dtype=compute)
-    kwargs["quantization_config"] = config
-    kwargs.setdefault("device_map", _default_device())
-    return kwargs
+def fast_v4_applies(options: LoadOptions) -> bool:
+    """Our V4 kernels replace module instances; accelerate's offload hooks and bitsandbytes
+    layers expect transformers' own modules, so those placements keep the reference path."""
+    return (options.device_map is None and options.max_memory is None
+            and options.offload_folder is None and options.quantization is None)
 
 
 def _check_options(options: LoadOptions) -> None:
