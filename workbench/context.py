@@ -38,6 +38,21 @@ class AppContext:
                                              options=load_options(self.settings))
             return self._backend
 
+    def loaded_backend(self):
+        """The backend now held, or None; never loads anything (for status displays)."""
+        with self._lock:
+            return self._backend
+
+    def set_backend(self, backend) -> object | None:
+        """Make `backend` the app's backend (tabs and the HTTP API); returns the previous one."""
+        with self._lock:
+            previous, self._backend = self._backend, backend
+            return previous
+
+    def unload_backend(self) -> object | None:
+        """Drop the backend; the next `backend()` call loads `settings.model` again."""
+        return self.set_backend(None)
+
 
 def load_options(settings: Settings):
     """The engine's placement options from the settings' flags (--device-map, --max-memory...)."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 import gradio as gr
 
 from workbench.context import AppContext
-from workbench.ui import tab_library, tab_lora, tab_synthesize
+from workbench.ui import tab_engine, tab_library, tab_lora, tab_synthesize
 
-TABS = (tab_library, tab_synthesize, tab_lora)
+TABS = (tab_library, tab_synthesize, tab_lora, tab_engine)
 
 
 def build_ui(ctx: AppContext) -> gr.Blocks:
