@@ -9,9 +9,9 @@ from __future__ import annotations
 import gradio as gr
 
 from workbench.context import AppContext
-from workbench.ui import tab_engine, tab_library, tab_lora, tab_synthesize
+from workbench.ui import tab_engine, tab_library, tab_lora, tab_synthesize, tab_trust
 
-TABS = (tab_library, tab_synthesize, tab_lora, tab_engine)
+TABS = (tab_library, tab_synthesize, tab_lora, tab_trust, tab_engine)
 
 
 def build_ui(ctx: AppContext) -> gr.Blocks:

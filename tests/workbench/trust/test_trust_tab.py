@@ -32,3 +32,14 @@ def test_trust_tab_builds_and_renders_a_stored_check(library, project_with, data
     assert "mis-citing" in text and "100%" in text and "0%" in text
     image = tab_trust._image(stored)
     assert image.format == "PNG" and image.size[0] > 300
+
+
+def test_trust_tab_is_part_of_the_app(tmp_path):
+    from workbench.config import Settings
+    from workbench.context import AppContext
+    from workbench.ui.app import build_ui
+
+    ctx = AppContext.from_settings(Settings(data_dir=tmp_path / "data"))
+    demo = build_ui(ctx)
+    labels = [getattr(block, "label", None) for block in demo.blocks.values()]
+    assert "Trust" in labels and "Engine" in labels
