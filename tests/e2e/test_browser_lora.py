@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import start_app, stop_app
+from app_runner import start_app, stop_app
 
 SHERLOCK = "prose/jsvine__markovify/sherlock.txt"
 TIMEOUT_MS = 400_000

@@ -80,14 +80,14 @@ class JobReporter:
 
 
 class JobManager:
-    """Runs one kind of job; subclasses (trust checks) set `kind` and override `submit`/`_run`."""
+    """Runs one kind of job; subclasses (trust checks) set `kind` and override `submit`/`_work`."""
 
     kind = "synthesis"
 
     def __init__(self, library, store: JobStore, backend_for: Callable[[str | None], object]):
         self.library, self.store, self.backend_for = library, store, backend_for
         self._threads: dict[int, threading.Thread] = {}
-        self._planned: dict[int, object] = {}  # plans made by submit(), used once by _run
+        self._planned: dict[int, object] = {}  # plans made by submit(), used once by _work
         self._lock = threading.Lock()
 
     def submit(self, request: SynthesisRequest, *, background: bool = True,
@@ -123,15 +123,12 @@ class JobManager:
         self._run(job_id, listener)
         return self.store.job(job_id)
 
-    def _run(self, job_id: int, listener=None) -> SynthesisResult | None:
+    def _run(self, job_id: int, listener=None):
+        """Run the job's work in this thread and always leave a final state behind."""
         job = self.store.job(job_id)
         reporter = JobReporter(self.store, job_id, listener)
         try:
-            request = SynthesisRequest.from_dict(job.request)
-            result = run_synthesis(request, self.backend_for(request.model), self.library,
-                                   progress=reporter, should_stop=reporter.should_stop,
-                                   steps=DbSteps(self.store, job_id),
-                                   planned=self._planned.pop(job_id, None))
+            result, artifact_id = self._work(job, reporter)
         except Cancelled:
             self.store.finish(job_id, "cancelled")
             return None
@@ -141,9 +138,17 @@ class JobManager:
         except Exception as exc:  # a job thread must always leave a final state behind
             self.store.finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
             return None
-        artifact = save_artifact(self.store, job.project_id, job_id, result)
-        self.store.finish(job_id, "done", artifact_id=artifact.id)
+        self.store.finish(job_id, "done", artifact_id=artifact_id)
         return result
+
+    def _work(self, job: JobInfo, reporter: JobReporter) -> tuple[SynthesisResult, int | None]:
+        """The synthesis itself; returns the result and the id of the artifact it saved."""
+        request = SynthesisRequest.from_dict(job.request)
+        result = run_synthesis(request, self.backend_for(request.model), self.library,
+                               progress=reporter, should_stop=reporter.should_stop,
+                               steps=DbSteps(self.store, job.id),
+                               planned=self._planned.pop(job.id, None))
+        return result, save_artifact(self.store, job.project_id, job.id, result).id
 
     def cancel(self, job_id: int) -> JobInfo:
         return self.store.request_cancel(job_id)

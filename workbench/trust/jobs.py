@@ -4,7 +4,7 @@ resume, with the trust grid as the work and a trust_runs row as the result.
 Why a subclass of the synthesis JobManager: a job is the same thing whatever it runs (a row
 with status, progress and a cancel flag, finished steps saved as they complete, a thread, an
 orphan check after a crash). Only what runs and what it leaves behind differ, so this class
-overrides `submit` and `_run` and keeps the rest. Rows carry kind="trust"; every answered cell
+overrides `submit` and `_work` and keeps the rest. Rows carry kind="trust"; every answered cell
 is a job step, so a resumed check asks only the cells that were not answered.
 
 Does not know SQL (jobs_store.py, trust_store.py) or models (`backend_for(model)` is given).
@@ -13,9 +13,6 @@ from __future__ import annotations
 
 from typing import Callable
 
-from engine.errors import Cancelled, EngineError
-
-from workbench.errors import WorkbenchError
 from workbench.jobs.manager import DbSteps, JobManager, JobReporter
 from workbench.library.jobs_store import JobInfo
 from workbench.library.trust_store import TrustRunInfo, TrustStore
@@ -41,29 +38,15 @@ class TrustJobManager(JobManager):
                                      "window": planned.window, "notes": planned.notes})
         return self.start(job.id, background=background, listener=listener)
 
-    def _run(self, job_id: int, listener=None):
-        job = self.store.job(job_id)
-        reporter = JobReporter(self.store, job_id, listener)
-
+    def _work(self, job: JobInfo, reporter: JobReporter):
         def progress(p: TrustProgress) -> None:
             reporter(Progress("trust", p.step, p.steps_total, p.message))
 
-        try:
-            request = TrustRequest.from_dict(job.request)
-            result, _ = run_check(self.library, self.backend_for(request.model), request,
-                                  progress=progress, should_stop=reporter.should_stop,
-                                  steps=DbSteps(self.store, job_id), job_id=job_id)
-        except Cancelled:
-            self.store.finish(job_id, "cancelled")
-            return None
-        except (WorkbenchError, EngineError) as exc:
-            self.store.finish(job_id, "failed", str(exc))
-            return None
-        except Exception as exc:  # a job thread must always leave a final state behind
-            self.store.finish(job_id, "failed", f"{type(exc).__name__}: {exc}")
-            return None
-        self.store.finish(job_id, "done")
-        return result
+        request = TrustRequest.from_dict(job.request)
+        result, _ = run_check(self.library, self.backend_for(request.model), request,
+                              progress=progress, should_stop=reporter.should_stop,
+                              steps=DbSteps(self.store, job.id), job_id=job.id)
+        return result, None
 
     def trust_jobs(self, project_id: int | None = None) -> list[JobInfo]:
         return [j for j in self.store.jobs(project_id) if j.kind == KIND]

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import A11_TEC, CYBER_BOB, SLICE_BYTES, a11_slice
+from synthesis_docs import A11_TEC, CYBER_BOB, SLICE_BYTES, a11_slice
 
 from workbench.errors import BudgetExceeded
 from workbench.synthesis.budget import plan_chunks

@@ -1,7 +1,7 @@
 """Citation checking on crafted answers against real stored sections."""
 from __future__ import annotations
 
-from conftest import CYBER_BOB, MR3_ATG
+from synthesis_docs import CYBER_BOB, MR3_ATG
 
 from workbench.synthesis.citations import annotate, check
 

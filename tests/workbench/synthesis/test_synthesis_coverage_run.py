@@ -3,7 +3,7 @@ background job, saved as an artifact whose citations resolve to real scenes."""
 from __future__ import annotations
 
 import pytest
-from conftest import CYBER_BOB
+from synthesis_docs import CYBER_BOB
 
 from workbench.jobs.exports import export
 

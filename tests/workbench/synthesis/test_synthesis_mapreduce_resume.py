@@ -11,7 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import SLICE_BYTES, a11_slice
+from synthesis_docs import SLICE_BYTES, a11_slice
 
 from workbench.library.db import create_db_engine
 from workbench.library.jobs_store import JobStore

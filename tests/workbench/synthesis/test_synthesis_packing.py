@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import re
 
-from conftest import CYBER_BOB, MR3_ATG
+from synthesis_docs import CYBER_BOB, MR3_ATG
 
 from workbench.synthesis.packing import PREAMBLE, Source, pack
 from workbench.synthesis.templates import TEMPLATES, get_template

@@ -2,7 +2,7 @@
 from real timecodes."""
 from __future__ import annotations
 
-from conftest import CYBER_BOB, MR3_ATG
+from synthesis_docs import CYBER_BOB, MR3_ATG
 
 from workbench.synthesis import pacing_metrics
 from workbench.synthesis.alignment import aligned_block
