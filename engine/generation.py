@@ -207,6 +207,7 @@ class StreamSplitter:
         self.in_thinking = thinking
         self.pending = ""
         self.stopped = False
+        self.stop_sequence: str | None = None  # the stop string that matched
 
     def feed(self, text: str, final: bool = False) -> list[Event]:
         self.pending += text
@@ -223,6 +224,7 @@ class StreamSplitter:
                     self.in_thinking = marker == THINK_OPEN
                     continue
                 self.stopped = True
+                self.stop_sequence = marker
                 break
             keep = 0 if final else _partial_suffix(self.pending, markers)
             self._emit(events, self.pending[:len(self.pending) - keep])
@@ -307,4 +309,4 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
         if runner is not None:
             runner.close()
     yield Usage(len(prompt_ids), completion)
-    yield Done(finish)
+    yield Done(finish, stop_sequence=splitter.stop_sequence if splitter.stopped else None)

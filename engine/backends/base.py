@@ -54,6 +54,7 @@ class Done:
     finish_reason: FinishReason
     error: str | None = None
     kind: Literal["done"] = "done"
+    stop_sequence: str | None = None  # the stop string that ended the answer, if one did
 
 
 Event = Union[TextDelta, ThinkingDelta, Usage, Done]
@@ -91,6 +92,7 @@ class Completion:
     finish_reason: FinishReason = "stop"
     error: str | None = None
     events: list[Event] = field(default_factory=list)
+    stop_sequence: str | None = None
 
 
 def collect(events: Iterator[Event]) -> Completion:
@@ -106,5 +108,6 @@ def collect(events: Iterator[Event]) -> Completion:
             out.usage = ev
         elif isinstance(ev, Done):
             out.finish_reason, out.error = ev.finish_reason, ev.error
+            out.stop_sequence = ev.stop_sequence
     out.text, out.thinking = "".join(text), "".join(thinking)
     return out

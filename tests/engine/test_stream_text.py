@@ -46,7 +46,7 @@ def test_think_spans_become_thinking_deltas(size):
 def test_stop_string_split_across_deltas(size):
     splitter = StreamSplitter(("END", "\n\n"), thinking=True)
     events = feed_in_pieces(splitter, "hmm</think>Lisbon, then ENDING more", size)
-    assert splitter.stopped
+    assert splitter.stopped and splitter.stop_sequence == "END"
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Lisbon, then "
     assert "".join(e.text for e in events if isinstance(e, ThinkingDelta)) == "hmm"
 
@@ -57,3 +57,4 @@ def test_partial_stop_prefix_is_released_at_the_end():
     assert "".join(e.text for e in events) == "all "  # "ST" might begin STOP: held back
     events = splitter.feed("", final=True)
     assert "".join(e.text for e in events) == "ST" and not splitter.stopped
+    assert splitter.stop_sequence is None

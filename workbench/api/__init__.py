@@ -13,6 +13,7 @@ Does not import torch: the backend comes from `backend_provider()` on first use.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
+from starlette.concurrency import run_in_threadpool
 
 from workbench.config import Settings
 
@@ -29,10 +30,14 @@ __all__ = ["mount", "create_api_app", "ApiState"]
 
 
 def build_router(settings: Settings, backend_provider: BackendProvider, *, workers: int = 1,
-                 max_body_bytes: int = MAX_BODY_BYTES) -> tuple[APIRouter, ApiState]:
-    """All API routes over one backend; refuses an off-loopback bind without a key."""
+                 max_body_bytes: int = MAX_BODY_BYTES,
+                 adapter_store=None) -> tuple[APIRouter, ApiState]:
+    """All API routes over one backend; refuses an off-loopback bind without a key.
+
+    `adapter_store` (library.adapters_store.AdapterStore): its finished adapters are served
+    as `base+adapter`."""
     ensure_safe_bind(settings)
-    state = ApiState(settings, Catalog(settings, backend_provider),
+    state = ApiState(settings, Catalog(settings, backend_provider, adapter_store),
                      GenerationRunner(settings.api_queue_size, workers))
     router = api_router(settings, max_body_bytes)
     _add_common_routes(router, state)
@@ -42,8 +47,13 @@ def build_router(settings: Settings, backend_provider: BackendProvider, *, worke
 
 
 def mount(app: FastAPI, ctx) -> ApiState:
-    """Add the API to the app. `ctx` has `settings` and `backend()` (workbench.context)."""
-    router, state = build_router(ctx.settings, ctx.backend)
+    """Add the API to the app. `ctx` has `settings` and `backend()` (workbench.context), and
+    usually a `workbench`, whose library's finished adapters are served as `base+adapter`."""
+    from workbench.adapters.service import open_store
+
+    workbench = getattr(ctx, "workbench", None)
+    store = open_store(workbench.library) if workbench is not None else None
+    router, state = build_router(ctx.settings, ctx.backend, adapter_store=store)
     before = len(app.router.routes)
     app.include_router(router)
     ours = app.router.routes[before:]
@@ -53,10 +63,11 @@ def mount(app: FastAPI, ctx) -> ApiState:
 
 
 def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
-                   workers: int = 1, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+                   workers: int = 1, max_body_bytes: int = MAX_BODY_BYTES,
+                   adapter_store=None) -> FastAPI:
     app = FastAPI(title="Longhand API", docs_url=None, redoc_url=None, openapi_url=None)
     router, state = build_router(settings, backend_provider, workers=workers,
-                                 max_body_bytes=max_body_bytes)
+                                 max_body_bytes=max_body_bytes, adapter_store=adapter_store)
     app.include_router(router)
     app.state.api = state
     return app
@@ -76,12 +87,12 @@ def _add_common_routes(router: APIRouter, state: ApiState) -> None:
 
     @router.get("/v1/models")
     async def list_models():
-        ids = state.catalog.model_ids()
+        ids = await run_in_threadpool(state.catalog.model_ids)
         return ModelList(data=[card(i) for i in ids], first_id=ids[0] if ids else None,
                          last_id=ids[-1] if ids else None).model_dump()
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(model_id: str):
-        if model_id not in state.catalog.model_ids():
+        if model_id not in await run_in_threadpool(state.catalog.model_ids):
             raise unknown_model(model_id, state.catalog.model_ids())
         return card(model_id).model_dump()

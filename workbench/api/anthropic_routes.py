@@ -49,7 +49,8 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
                 content.append({"type": "text", "text": done.text})
             return AnthropicResponse(
                 id=message_id, model=prepared.model, content=content,
-                stop_reason=STOP_REASON[done.finish_reason],
+                stop_reason=_stop_reason(done.finish_reason, done.stop_sequence),
+                stop_sequence=done.stop_sequence,
                 usage=AnthropicUsage(input_tokens=done.usage.prompt_tokens,
                                      output_tokens=done.usage.completion_tokens)).model_dump()
         opened = await service.open_generation(state, request, prepared, params)
@@ -93,13 +94,19 @@ async def _frames(opened: Opened, prepared: Prepared, message_id: str) -> AsyncI
                     yield _block_stop(index)
                 yield event_frame("message_delta", {
                     "type": "message_delta",
-                    "delta": {"stop_reason": STOP_REASON[event.finish_reason],
-                              "stop_sequence": None},
+                    "delta": {"stop_reason": _stop_reason(event.finish_reason,
+                                                          event.stop_sequence),
+                              "stop_sequence": event.stop_sequence},
                     "usage": {"input_tokens": usage.prompt_tokens,
                               "output_tokens": usage.completion_tokens}})
                 yield event_frame("message_stop", {"type": "message_stop"})
     except Exception as exc:  # headers are sent: the error travels as an `error` event
         yield event_frame("error", error_body(as_api_error(exc), "anthropic"))
+
+
+def _stop_reason(finish: str, stop_sequence: str | None) -> str:
+    """`stop_sequence` when a stop string ended the answer, else the mapped finish reason."""
+    return "stop_sequence" if finish == "stop" and stop_sequence else STOP_REASON[finish]
 
 
 def _block_stop(index: int) -> bytes:

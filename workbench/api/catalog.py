@@ -2,8 +2,11 @@
 
 Owns the mapping from a request's `model` field to the served backend: the configured model's
 name and its registry aliases (case-insensitive; a retired alias such as `deepseek-reasoner`
-also fixes thinking mode, as engine.models says). Anything else is a
-404 listing what is served -- a name never reaches the file system from an HTTP request.
+also fixes thinking mode, as engine.models says), plus `base+adapter` for every finished LoRA
+adapter trained on that model (from the library's adapter registry, when one is given;
+`base+<project id>/adapter` where two projects share a name). Anything else is a
+404 listing what is served -- a name never reaches the file system from an HTTP request: an
+adapter's folder comes from its registry row.
 Does not load models itself: `backend_provider()` does (lazily, once; thread-safe by contract).
 """
 from __future__ import annotations
@@ -15,9 +18,12 @@ from typing import Callable
 
 from engine import models
 from engine.backends.base import Backend
+from engine.adapters import split_model_name
 from engine.errors import EngineError
 from workbench.config import Settings
+from workbench.errors import AdapterNotFound
 
+from .adapter_switch import AdapterSwitch
 from .errors import unknown_model
 
 BackendProvider = Callable[[], Backend]
@@ -28,6 +34,13 @@ class Resolved:
     backend: Backend
     name: str  # the name echoed back in responses: what the client asked for
     thinking: bool | None  # forced by a retired alias; None: the request decides
+
+
+@dataclass(frozen=True)
+class Checked:
+    name: str
+    thinking: bool | None
+    adapter: object | None  # the registry's AdapterInfo for `base+adapter`, else None
 
 
 def _canonical(name: str) -> tuple[str, bool | None]:
@@ -41,13 +54,28 @@ def _canonical(name: str) -> tuple[str, bool | None]:
 
 
 class Catalog:
-    def __init__(self, settings: Settings, backend_provider: BackendProvider):
+    def __init__(self, settings: Settings, backend_provider: BackendProvider,
+                 adapter_store=None):
+        """`adapter_store`: a library.adapters_store.AdapterStore (None: no adapters served)."""
         self._settings = settings
         self._provider = backend_provider
+        self._store = adapter_store
         self._lock = threading.Lock()
+        self._switch = AdapterSwitch()
+
+    def _adapters(self) -> list:
+        """Finished adapters trained on the served model."""
+        if self._store is None:
+            return []
+        served, _ = _canonical(self._settings.model)
+        return [a for a in self._store.ready() if _canonical(a.base_model)[0] == served]
 
     def model_ids(self) -> list[str]:
-        return [self._settings.model]
+        adapters = self._adapters()
+        names = [a.name for a in adapters]
+        base = self._settings.model
+        return [base] + [f"{base}+{a.project_id}/{a.name}" if names.count(a.name) > 1
+                         else f"{base}+{a.name}" for a in adapters]
 
     def context_window(self) -> int | None:
         """The served model's window from the registry or its config, without loading it."""
@@ -63,14 +91,35 @@ class Catalog:
         with self._lock:
             return self._provider()
 
+    def lookup(self, name: str) -> Checked:
+        """The served name, forced thinking and adapter; ApiError 404 otherwise. No loading."""
+        from workbench.adapters.registry import resolve_model_name
+
+        served, _ = _canonical(self._settings.model)
+        base, adapter_name = split_model_name(name)
+        wanted, thinking = _canonical(base if adapter_name else name)
+        if wanted != served or (adapter_name and self._store is None):
+            raise unknown_model(name, self.model_ids())
+        adapter = None
+        if adapter_name:
+            try:
+                _, adapter = resolve_model_name(self._store, name.strip())
+            except AdapterNotFound as exc:
+                raise unknown_model(name, self.model_ids()) from exc
+            if _canonical(adapter.base_model)[0] != served:
+                raise unknown_model(name, self.model_ids())
+        return Checked(name, thinking, adapter)
+
     def check(self, name: str) -> tuple[str, bool | None]:
         """(name, forced thinking) for a served name; ApiError 404 otherwise. No loading."""
-        served, _ = _canonical(self._settings.model)
-        wanted, thinking = _canonical(name)
-        if wanted != served:
-            raise unknown_model(name, self.model_ids())
-        return name, thinking
+        checked = self.lookup(name)
+        return checked.name, checked.thinking
 
     def resolve(self, name: str) -> Resolved:
-        name, thinking = self.check(name)
-        return Resolved(self.backend(), name, thinking)
+        """The backend for `name`: with its adapter attached while it generates, or bare."""
+        checked = self.lookup(name)
+        backend = self.backend()
+        if checked.adapter is not None and not hasattr(backend, "swap_model"):
+            raise unknown_model(name, [self._settings.model])  # adapters need a local model
+        view = self._switch.view(backend, checked.adapter, checked.name)
+        return Resolved(view, checked.name, checked.thinking)

@@ -49,8 +49,8 @@ class Prepared:
 
 async def prepare(state: ApiState, model: str, messages: list[Message],
                   requested_output: int | None) -> Prepared:
-    name, forced = state.catalog.check(model)
-    backend = await run_in_threadpool(state.catalog.backend)
+    resolved = await run_in_threadpool(state.catalog.resolve, model)
+    backend, name, forced = resolved.backend, resolved.name, resolved.thinking
     prompt = await run_in_threadpool(backend.count_tokens, messages)
     if requested_output is None:
         room = backend.context_window - prompt
@@ -60,8 +60,7 @@ async def prepare(state: ApiState, model: str, messages: list[Message],
 
 
 async def count_prompt(state: ApiState, model: str, messages: list[Message]) -> int:
-    state.catalog.check(model)
-    backend = await run_in_threadpool(state.catalog.backend)
+    backend = (await run_in_threadpool(state.catalog.resolve, model)).backend
     return await run_in_threadpool(backend.count_tokens, messages)
 
 
@@ -128,6 +127,7 @@ async def complete(state: ApiState, request: Request, prepared: Prepared,
                 out.usage = event
             elif isinstance(event, Done):
                 out.finish_reason, out.error = event.finish_reason, event.error
+                out.stop_sequence = event.stop_sequence
         out.text, out.thinking = "".join(text), "".join(thinking)
 
     try:

@@ -111,6 +111,12 @@ class AdapterStore:
             return [_info(r) for r in s.scalars(
                 select(Adapter).where(Adapter.name == name).order_by(Adapter.id))]
 
+    def ready(self) -> list[AdapterInfo]:
+        """Finished adapters of every project, oldest first (what a server can offer)."""
+        with Session(self.engine) as s:
+            return [_info(r) for r in s.scalars(
+                select(Adapter).where(Adapter.status == "ready").order_by(Adapter.id))]
+
     def list(self, project_id: int) -> list[AdapterInfo]:
         with Session(self.engine) as s:
             return [_info(r) for r in s.scalars(

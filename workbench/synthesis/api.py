@@ -2,7 +2,9 @@
 
 Why a mixin: the facade (workbench/workbench.py) owns projects and imports; this file owns the
 synthesis methods, so the two grow without editing each other. It relies only on the facade's
-`settings` and `library`. Backends are created on first use per model name and kept.
+`settings` and `library`. Backends are created on first use per model name and kept; a
+`base+adapter` name gets its own copy of the base with that finished LoRA adapter attached
+(a copy, so the app's shared base -- also serving the HTTP API -- never changes under a job).
 
 Does not know Gradio or argparse.
 """
@@ -17,15 +19,35 @@ class SynthesisMixin:
 
     def model_backend(self, model: str | None = None):
         """The backend for `model` (default: settings.model), loaded once and kept."""
-        from engine.backends.factory import make_backend
-
         name = model or self.settings.model
         lock = self.__dict__.setdefault("_synthesis_lock", threading.Lock())
         with lock:
             cache = self.__dict__.setdefault("_backends", {})
             if name not in cache:
-                cache[name] = make_backend(name, cache_dir=self.settings.cache_dir)
+                cache[name] = self._load_backend(name)
             return cache[name]
+
+    def _load_backend(self, name: str):
+        """A backend for `name`; for `base+adapter`, the base with that adapter attached."""
+        from pathlib import Path
+
+        from engine.adapters import attach_adapter, split_model_name
+        from engine.backends.factory import make_backend
+
+        base, adapter = split_model_name(name)
+        if adapter is None:
+            return make_backend(name, cache_dir=self.settings.cache_dir)
+        from workbench.adapters.registry import resolve_model_name
+        from workbench.adapters.service import open_store
+
+        store = open_store(self.library)
+        try:
+            _, info = resolve_model_name(store, name)
+        finally:
+            store.close()
+        backend = make_backend(base, cache_dir=self.settings.cache_dir)
+        attach_adapter(backend, Path(info.path), info.name)
+        return backend
 
     def use_backend(self, backend, model: str | None = None) -> None:
         """Hand over an already loaded backend (e.g. the app's) instead of loading another."""

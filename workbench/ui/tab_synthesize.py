@@ -1,5 +1,8 @@
 """The Synthesize tab: pick documents (with token counts), a template and a model, see the
-budget as a bar of the model's window, run the job in the background with its text streaming
+budget as a bar of the model's window -- beside it the latest trust-check score of that model
+for the project, and a warning when the job is as long as a region where the check found too
+little -- optionally pick one of the project's finished LoRA adapters (`base+adapter`, run on
+a copy of the base with it attached), run the job in the background with its text streaming
 in, read the citations (each verified one links to its source passage), browse past artifacts.
 
 The job runs in a JobManager thread with its state in SQLite: closing the browser does not
@@ -50,6 +53,59 @@ def budget_html(budget) -> str:
             f'<p style="font-size:90%">{" · ".join(legend)}</p></div>')
 
 
+def trust_html(wb, project, backend_name: str, model: str, prompt_tokens: int) -> str:
+    """The latest trust check of `model` on `backend_name` (a backend's `.name` and `.model`)
+    for `project`, and the warning for a prompt of `prompt_tokens` when it falls in a region
+    that scored badly."""
+    from workbench.trust.summary import latest_trust
+
+    if not project:
+        return ""
+    summary = latest_trust(project, backend_name, model, library=wb.library)
+    if summary is None:
+        return (f'<p id="lh-syn-trust">No trust check of {html.escape(model)} in this '
+                "project yet (Trust tab).</p>")
+    note = f'<p id="lh-syn-trust">{html.escape(summary.describe())}</p>'
+    warning = summary.warns_for(prompt_tokens)
+    if warning:
+        note += (f'<p id="lh-syn-trust-warning" style="color:#b00">⚠ '
+                 f"{html.escape(warning)}</p>")
+    return note
+
+
+def adapter_choices(wb, project, model: str | None) -> list[tuple[str, str]]:
+    """(label, model name) of the project's finished adapters trained on `model`: `base+name`,
+    or `base+<project id>/name` when another project has an adapter of the same name."""
+    from engine import models
+    from workbench.adapters.service import open_store
+
+    if not project or not model:
+        return []
+
+    def canonical(name: str) -> str:
+        spec = models.KNOWN.get(name.strip().lower())
+        return spec.name if spec else name.strip()
+
+    project_id = wb.project(project).id
+    store = open_store(wb.library)
+    try:
+        out = []
+        for a in store.list(project_id):
+            if a.status != "ready" or canonical(a.base_model) != canonical(model):
+                continue
+            unique = len(store.named(a.name)) == 1
+            out.append((f"{model}+{a.name}",
+                        f"{model}+{a.name}" if unique else f"{model}+{project_id}/{a.name}"))
+        return out
+    finally:
+        store.close()
+
+
+def job_model(model: str | None, adapter: str | None) -> str | None:
+    """The model name a job runs on: the chosen `base+adapter`, else the model field."""
+    return adapter or model or None
+
+
 def answer_html(text: str, citations, sections_of) -> str:
     """The answer with verified anchors linked to their passages, listed below it."""
     out, pos, passages = [], 0, {}
@@ -87,9 +143,9 @@ def build(ctx: AppContext) -> None:
             wb.use_backend(ctx.backend())
         return wb.model_backend(model or None)
 
-    def request_args(project, docs, task, question, model, max_new, map_reduce):
+    def request_args(project, docs, task, question, model, max_new, map_reduce, adapter):
         return dict(project=project, task=task, prompt=question or "",
-                    documents=[int(d) for d in docs or []], model=model or None,
+                    documents=[int(d) for d in docs or []], model=job_model(model, adapter),
                     max_new_tokens=int(max_new), strategy="map-reduce" if map_reduce else "auto")
 
     with gr.Tab("Synthesize", id="synthesize"):
@@ -102,6 +158,8 @@ def build(ctx: AppContext) -> None:
             max_new = gr.Number(label="Answer tokens", value=256, precision=0, minimum=1,
                                 scale=1)
         docs = gr.CheckboxGroup(label="Documents", choices=[], elem_id="lh-syn-docs")
+        adapter = gr.Dropdown(label="LoRA adapter (optional)", choices=[], value=None,
+                              elem_id="lh-syn-adapter")
         question = gr.Textbox(label="Question (needed for the free prompt)", lines=2)
         with gr.Row():
             map_reduce = gr.Checkbox(label="Map-reduce if it does not fit", value=False)
@@ -139,17 +197,21 @@ def build(ctx: AppContext) -> None:
                  round(a.seconds, 1), f"{sum(c['verified'] for c in a.citations)}"
                  f"/{len(a.citations)}"] for a in wb.artifacts(name)] if name else []
 
+    def adapters_for(name, m):
+        return gr.Dropdown(choices=adapter_choices(wb, name, m), value=None)
+
     @friendly("Budget", 1)
-    def show_budget(p, d, t, q, m, n, mr):
-        args = request_args(p, d, t, q, m, n, mr)
-        backend_for(args["model"])
+    def show_budget(p, d, t, q, m, n, mr, ad):
+        args = request_args(p, d, t, q, m, n, mr, ad)
+        backend = backend_for(args["model"])
         planned = wb.plan_synthesis(args.pop("project"), args.pop("task"), args.pop("prompt"),
                                     args.pop("documents"), **args)
-        return budget_html(planned.budget)
+        return budget_html(planned.budget) + trust_html(
+            wb, p, backend.name, backend.model, planned.budget.prompt_tokens)
 
-    def start(p, d, t, q, m, n, mr):
+    def start(p, d, t, q, m, n, mr, ad):
         try:
-            args = request_args(p, d, t, q, m, n, mr)
+            args = request_args(p, d, t, q, m, n, mr, ad)
             backend_for(args["model"])
             job = wb.synthesize(args.pop("project"), args.pop("task"), args.pop("prompt"),
                                 args.pop("documents"), background=True, **args)
@@ -187,9 +249,11 @@ def build(ctx: AppContext) -> None:
     def do_export(aid, f):
         return wb.export_artifact(int(aid), f)
 
-    inputs = [project, docs, task, question, model, max_new, map_reduce]
+    inputs = [project, docs, task, question, model, max_new, map_reduce, adapter]
     project.focus(refresh, project, project)
     project.change(project_docs, project, [docs, artifacts])
+    project.change(adapters_for, [project, model], adapter)
+    model.blur(adapters_for, [project, model], adapter)
     check.click(show_budget, inputs, budget)
     run.click(start, inputs, [job_id, status, output, artifacts])
     cancel.click(stop, job_id, status)

@@ -94,7 +94,17 @@ def test_stop_sequences_stop_in_both_protocols(oai, claude, reference):
     msg = claude.messages.create(model=DEFAULT_MODEL, system=SYSTEM, messages=CLAUDE_MESSAGES,
                                  max_tokens=MAX_TOKENS, stop_sequences=[stop])
     assert "".join(b.text for b in msg.content if b.type == "text") == expected
-    assert msg.stop_reason in ("end_turn", "stop_sequence")
+    assert msg.stop_reason == "stop_sequence" and msg.stop_sequence == stop
+    events = list(claude.messages.create(
+        model=DEFAULT_MODEL, system=SYSTEM, messages=CLAUDE_MESSAGES, max_tokens=MAX_TOKENS,
+        stop_sequences=[stop], stream=True))
+    delta = next(e for e in events if e.type == "message_delta").delta
+    assert (delta.stop_reason, delta.stop_sequence) == ("stop_sequence", stop)
+    assert "".join(e.delta.text for e in events if e.type == "content_block_delta") == expected
+    plain = claude.messages.create(model=DEFAULT_MODEL, system=SYSTEM,
+                                   messages=CLAUDE_MESSAGES, max_tokens=MAX_TOKENS,
+                                   stop_sequences=["zzzz-never"])
+    assert plain.stop_reason != "stop_sequence" and plain.stop_sequence is None
 
 
 def test_anthropic_non_streaming_agrees_with_openai(claude, reference):
