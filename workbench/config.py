@@ -46,6 +46,13 @@ class Settings:
     quantization: str | None = None  # None | "nf4" | "int8" | "fp16-cpu" | "int8-cpu"
     api_queue_size: int = 8
 
+    def __post_init__(self) -> None:
+        # Callers (tests, notebooks) may pass plain strings for paths: store Paths, always.
+        for name in ("data_dir", "cache_dir", "offload_folder"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(str(value)).expanduser())
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "workbench.db"
