@@ -19,8 +19,13 @@ The model's identity is a fingerprint: config, every parameter/buffer's name, sh
 and a strided sample of its bytes (cheap at load; a fine-tune or merged adapter changes it).
 
 Caches: transformers `DynamicCache` with full-attention layers (the embedded default and any
-plain HF causal LM), stored losslessly as safetensors. Other cache types (V4's compressed
-caches) are prefilled normally and not stored; `last` says so.
+plain HF causal LM), stored losslessly as safetensors; and the fast DeepSeek-V4 path's `V4Cache`
+(engine/deepseek_v4.py): its whole state (window rows, compressed entries, indexer keys, pending
+tokens of unfinished compression windows, the CSA overlap half) as safetensors plus a JSON meta
+in the file's metadata. A V4 state cannot be cut to a shorter prefix, so a V4 entry is exactly
+one boundary long: the prompt is prefilled to its last boundary, snapshotted, then finished, and
+only that boundary's ref names the entry. Other cache types (transformers' own V4 layers) are
+prefilled normally and not stored; `last` says so.
 Does not know: chat templates, backends or what a library is (the caller passes token ids).
 """
 from __future__ import annotations
@@ -34,6 +39,7 @@ import time
 from pathlib import Path
 
 FORMAT = 1
+V4_KIND = "v4"
 SAMPLE = 256  # elements sampled per tensor for the model fingerprint
 
 
@@ -69,6 +75,10 @@ def _chain(root: str, ids: list[int], block: int, upto: int) -> list[tuple[int, 
     return out
 
 
+def _is_fast_v4(model) -> bool:
+    return type(getattr(model, "model", None)).__name__ == "FastV4Model"
+
+
 def _write_atomic(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
     with os.fdopen(fd, "wb") as f:
@@ -94,6 +104,7 @@ class PrefixCache:
 
         `identity`: `model_identity(model)` when the caller has it (it is recomputed per call,
         so a model changed in place, e.g. an adapter attached, is never confused with its base)."""
+        from safetensors import safe_open
         from safetensors.torch import load_file
         from transformers.cache_utils import DynamicCache
 
@@ -110,6 +121,16 @@ class PrefixCache:
             if not entry.is_file():  # evicted: the ref is stale
                 ref.unlink(missing_ok=True)
                 continue
+            with safe_open(entry, "pt") as f:
+                meta = f.metadata() or {}
+            if meta.get("kind") == V4_KIND:
+                if int(meta["tokens"]) != b or not _is_fast_v4(model):
+                    continue  # a V4 state is only valid at its own length
+                from engine.v4_cache import V4Cache
+
+                tensors = load_file(entry, device=str(model.device))
+                os.utime(entry)
+                return V4Cache.from_state(model.config, tensors, json.loads(meta["v4"])), b
             tensors = load_file(entry, device=str(model.device))
             os.utime(entry)  # recently used: evicted last
             cache = DynamicCache(config=model.config)
@@ -123,12 +144,17 @@ class PrefixCache:
         return None, 0
 
     def store(self, model, ids: list[int], cache, identity: str | None = None) -> int:
-        """Save the KV of ids up to the last block boundary before the final token; returns it."""
+        """Save the KV of ids up to the last block boundary before the final token; returns it.
+
+        A `V4Cache` must hold exactly that many tokens (`prefill` stops there to store it)."""
         from safetensors.torch import save_file
         from transformers.cache_utils import DynamicCache, DynamicLayer
 
-        if type(cache) is not DynamicCache or any(
-                type(layer) is not DynamicLayer for layer in cache.layers):
+        from engine.v4_cache import V4Cache
+
+        v4 = isinstance(cache, V4Cache)
+        if not v4 and (type(cache) is not DynamicCache or any(
+                type(layer) is not DynamicLayer for layer in cache.layers)):
             raise TypeError(f"only full-attention DynamicCache can be stored, not "
                             f"{type(cache).__name__}")
         identity = identity or model_identity(model)
@@ -139,13 +165,22 @@ class PrefixCache:
         folder = self._dir(identity)
         (folder / "entries").mkdir(parents=True, exist_ok=True)
         (folder / "refs").mkdir(exist_ok=True)
-        tensors = {}
-        for i, layer in enumerate(cache.layers):
-            tensors[f"k{i}"] = layer.keys[:, :, :b].contiguous()
-            tensors[f"v{i}"] = layer.values[:, :, :b].contiguous()
+        metadata = {"tokens": str(b), "format": str(FORMAT)}
+        if v4:
+            if cache.get_seq_length() != b:
+                raise ValueError(f"a V4 cache holding {cache.get_seq_length()} tokens cannot be "
+                                 f"stored at boundary {b}")
+            tensors, meta = cache.state_dict()
+            metadata.update(kind=V4_KIND, v4=json.dumps(meta))
+            chain = chain[-1:]  # the state is not cut to shorter prefixes
+        else:
+            tensors = {}
+            for i, layer in enumerate(cache.layers):
+                tensors[f"k{i}"] = layer.keys[:, :, :b].contiguous()
+                tensors[f"v{i}"] = layer.values[:, :, :b].contiguous()
         entry = folder / "entries" / f"{last}.safetensors"
         tmp = entry.with_name(f".{entry.name}.tmp")
-        save_file(tensors, tmp, metadata={"tokens": str(b), "format": str(FORMAT)})
+        save_file(tensors, tmp, metadata=metadata)
         os.replace(tmp, entry)
         for _, h in chain:
             _write_atomic(folder / "refs" / h, last.encode())
@@ -178,20 +213,35 @@ class PrefixCache:
             identity = model_identity(model)
             cache, hit = self.lookup(model, prompt_ids, identity)
             loaded = time.perf_counter()
-            if cache is None:
+            v4 = _is_fast_v4(model)
+            if cache is None and v4:
+                from engine.v4_cache import V4Cache
+
+                cache = V4Cache(model.config)
+            elif cache is None:
                 cache = DynamicCache(config=model.config)
-            ids = torch.tensor([prompt_ids[hit:]], dtype=torch.long, device=model.device)
-            logits = prefill(model, ids, cache, cancel)  # (1, P - hit) through the model
-            computed = time.perf_counter()
-            stored, note = 0, None
-            if logits is not None and len(prompt_ids) - 1 >= hit + self.block:
-                try:
-                    stored = self.store(model, prompt_ids, cache, identity)
-                except TypeError as exc:
-                    note = str(exc)
+            boundary = (len(prompt_ids) - 1) // self.block * self.block
+            store_now = boundary >= hit + self.block
+            stored, note, store_s = 0, None, 0.0
+            # V4: prefill to the boundary, store that exact state, then the rest
+            pieces = [hit, boundary, len(prompt_ids)] if v4 and store_now else \
+                [hit, len(prompt_ids)]
+            logits = None
+            for a, b in zip(pieces, pieces[1:]):
+                ids = torch.tensor([prompt_ids[a:b]], dtype=torch.long, device=model.device)
+                logits = prefill(model, ids, cache, cancel)  # (1, b - a) through the model
+                if logits is None:
+                    break
+                if store_now and b == (boundary if v4 else pieces[-1]):
+                    before = time.perf_counter()
+                    try:
+                        stored = self.store(model, prompt_ids, cache, identity)
+                    except TypeError as exc:
+                        note = str(exc)
+                    store_s = time.perf_counter() - before
             self.last = {"prompt_tokens": len(prompt_ids), "cached_tokens": hit,
                          "prefilled_tokens": len(prompt_ids) - hit, "stored_tokens": stored,
                          "load_s": round(loaded - started, 4),
-                         "prefill_s": round(computed - loaded, 4),
-                         "store_s": round(time.perf_counter() - computed, 4), "note": note}
+                         "prefill_s": round(time.perf_counter() - loaded - store_s, 4),
+                         "store_s": round(store_s, 4), "note": note}
             return cache, logits

@@ -10,6 +10,8 @@ Owns, per decoder layer:
 Compressed entries live in `AppendBuffer`s: preallocated when the caller knows the final length
 (`V4Cache(config, max_length=...)`), otherwise grown geometrically (amortized O(1) per entry).
 
+`V4Cache.state_dict()` / `V4Cache.from_state(config, tensors, meta)` export and rebuild the whole
+state (the persistent prefix cache, engine/prefix_cache.py, stores it as safetensors).
 `V4Cache` is a transformers `Cache`, so `generate` and `past_key_values=` accept it. The layer
 class sets no `_layer_type`, so nothing is registered in transformers' global mappings.
 Does not know the pooling math or attention (engine/v4_attention.py does).
@@ -159,11 +161,62 @@ def make_layers(config, max_length: int | None = None) -> list[V4LayerCache]:
     return [V4LayerCache(t, config, max_length) for t in config.layer_types]
 
 
+_COMPRESSOR_FIELDS = ("pending_kv", "pending_gate", "prior_kv", "prior_gate")
+
+
 class V4Cache(Cache):
     """The whole model's fast cache; pass it as `past_key_values` (prefill, decode, generate)."""
 
     def __init__(self, config, max_length: int | None = None):
         super().__init__(layers=make_layers(config, max_length))
+
+    def state_dict(self) -> tuple[dict[str, torch.Tensor], dict]:
+        """(tensors, meta): a detached copy of everything a later forward reads, partial
+        compression windows and the CSA overlap half included; `from_state` rebuilds it."""
+        tensors, layers = {}, []
+        for i, layer in enumerate(self.layers):
+            window = layer.window
+            if window.data is not None:
+                kept = min(window.length, window.window - 1)
+                tensors[f"{i}.window"] = window.data[window.length - kept : window.length].clone()
+            layers.append({"type": layer.layer_type, "seen": window.seen})
+            for name in ("compressor", "indexer"):
+                state = getattr(layer, name)
+                if state is None:
+                    continue
+                for field in _COMPRESSOR_FIELDS:
+                    value = getattr(state, field)
+                    if value is not None:
+                        tensors[f"{i}.{name}.{field}"] = value.clone().contiguous()
+                if state.entries.data is not None:
+                    tensors[f"{i}.{name}.entries"] = state.entries.view().clone()
+        return tensors, {"format": 1, "tokens": self.get_seq_length(), "layers": layers}
+
+    @classmethod
+    def from_state(cls, config, tensors: dict[str, torch.Tensor], meta: dict,
+                   max_length: int | None = None) -> "V4Cache":
+        """The cache `state_dict` described, on the tensors' device."""
+        cache = cls(config, max_length)
+        if [layer["type"] for layer in meta["layers"]] != list(config.layer_types):
+            raise ValueError("V4 cache state was saved for other layer types")
+        for i, (layer, saved) in enumerate(zip(cache.layers, meta["layers"])):
+            rows = tensors.get(f"{i}.window")
+            if rows is not None:
+                window = layer.window
+                window.data = rows.new_empty((2 * window.window, rows.shape[1]))
+                window.data[: rows.shape[0]] = rows
+                window.length = rows.shape[0]
+            layer.window.seen = int(saved["seen"])
+            for name in ("compressor", "indexer"):
+                state = getattr(layer, name)
+                if state is None:
+                    continue
+                for field in _COMPRESSOR_FIELDS:
+                    setattr(state, field, tensors.get(f"{i}.{name}.{field}"))
+                entries = tensors.get(f"{i}.{name}.entries")
+                if entries is not None:
+                    state.entries.append(entries)
+        return cache
 
 
 def adopt(cache: Cache | None, config) -> Cache | None:
