@@ -7,7 +7,7 @@ between decode steps (local) or between received chunks (remote).
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator, Literal, Protocol, Union, runtime_checkable
 
 Role = Literal["system", "user", "assistant"]
@@ -91,23 +91,24 @@ class Completion:
     usage: Usage | None = None
     finish_reason: FinishReason = "stop"
     error: str | None = None
-    events: list[Event] = field(default_factory=list)
     stop_sequence: str | None = None
+
+    def add(self, ev: Event) -> None:
+        """Fold one event in; `collect` drains a stream with it, the HTTP API an async one."""
+        if isinstance(ev, TextDelta):
+            self.text += ev.text
+        elif isinstance(ev, ThinkingDelta):
+            self.thinking += ev.text
+        elif isinstance(ev, Usage):
+            self.usage = ev
+        elif isinstance(ev, Done):
+            self.finish_reason, self.error = ev.finish_reason, ev.error
+            self.stop_sequence = ev.stop_sequence
 
 
 def collect(events: Iterator[Event]) -> Completion:
     """Drain a stream into a Completion."""
     out = Completion()
-    text, thinking = [], []
     for ev in events:
-        if isinstance(ev, TextDelta):
-            text.append(ev.text)
-        elif isinstance(ev, ThinkingDelta):
-            thinking.append(ev.text)
-        elif isinstance(ev, Usage):
-            out.usage = ev
-        elif isinstance(ev, Done):
-            out.finish_reason, out.error = ev.finish_reason, ev.error
-            out.stop_sequence = ev.stop_sequence
-    out.text, out.thinking = "".join(text), "".join(thinking)
+        out.add(ev)
     return out

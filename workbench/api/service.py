@@ -117,18 +117,8 @@ async def complete(state: ApiState, request: Request, prepared: Prepared,
     out = Completion()
 
     async def drain() -> None:
-        text, thinking = [], []
         async for event in opened.events():
-            if isinstance(event, TextDelta):
-                text.append(event.text)
-            elif isinstance(event, ThinkingDelta):
-                thinking.append(event.text)
-            elif isinstance(event, Usage):
-                out.usage = event
-            elif isinstance(event, Done):
-                out.finish_reason, out.error = event.finish_reason, event.error
-                out.stop_sequence = event.stop_sequence
-        out.text, out.thinking = "".join(text), "".join(thinking)
+            out.add(event)
 
     try:
         await unless_disconnected(request, drain())

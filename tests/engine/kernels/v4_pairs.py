@@ -3,17 +3,7 @@ from __future__ import annotations
 
 import copy
 
-V4_KERNEL_TEST = dict(  # small, but with the real window (128) and compression rates (4, 128)
-    vocab_size=256, hidden_size=64, moe_intermediate_size=32, num_hidden_layers=4,
-    num_attention_heads=4, num_key_value_heads=1, head_dim=64, q_lora_rank=32,
-    num_experts_per_tok=2, n_routed_experts=8, n_shared_experts=1, o_groups=2, o_lora_rank=16,
-    index_n_heads=2, index_head_dim=32, index_topk=8, sliding_window=128, hc_mult=2,
-    max_position_embeddings=1 << 20,
-    rope_scaling={"beta_fast": 32, "beta_slow": 1, "factor": 16,
-                  "original_max_position_embeddings": 65536, "type": "yarn"},
-    layer_types=["sliding_attention", "compressed_sparse_attention",
-                 "heavily_compressed_attention", "compressed_sparse_attention"],
-)
+from engine.tiny import WINDOW_TEST_V4 as V4_KERNEL_TEST  # real window and rates (4, 128)
 
 
 def build_reference(overrides: dict | None = None, base: dict | None = None):

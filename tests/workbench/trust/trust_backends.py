@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
+from abc import ABC, abstractmethod
 from typing import Iterator
 
 from engine.backends.base import Done, Event, GenerationParams, Message, TextDelta, Usage
@@ -24,7 +25,7 @@ def word_tokens(text: str) -> int:
     return len(TOKEN_RE.findall(text))
 
 
-class ScriptedBackend:
+class ScriptedBackend(ABC):
     name = "scripted"
     model = "scripted"
 
@@ -35,8 +36,9 @@ class ScriptedBackend:
     def count_tokens(self, messages: list[Message]) -> int:
         return sum(word_tokens(m.content) + 4 for m in messages)
 
+    @abstractmethod
     def answer(self, prompt: str) -> str:
-        raise NotImplementedError
+        """The whole answer to the last user message; each scripted backend decides."""
 
     def stream(self, messages: list[Message], params: GenerationParams,
                cancel: threading.Event | None = None) -> Iterator[Event]:
