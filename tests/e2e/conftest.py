@@ -31,8 +31,11 @@ def browser():
         if os.environ.get("CI"):
             pytest.fail(reason + "; CI must run the browser tests")
         pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    # Playwright's 5 s default for `expect` is tight on two busy cores; the suite asks for
+    # longer waits where a step is known to be slow.
+    expect.set_options(timeout=20_000)
     with sync_playwright() as pw:
         launched = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS,
                                       headless=True)

@@ -13,6 +13,7 @@ import shutil
 
 import pytest
 
+from browser_pages import LOAD_TIMEOUT_MS, READY_SELECTOR
 from socket_guard import read_log
 
 FILES = ("screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain",
@@ -33,6 +34,7 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
     page.on("request", lambda r: requests.append(r.url))
     page.set_default_timeout(30_000)
     page.goto(running_app.url)
+    page.wait_for_selector(READY_SELECTOR, state="attached", timeout=LOAD_TIMEOUT_MS)
 
     page.locator("#lh-new-project").locator("textarea, input").first.fill("Night Shift")
     page.locator("#lh-create").click()

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from app_runner import start_app, stop_app
+from browser_pages import open_app
 
 SHERLOCK = "prose/jsvine__markovify/sherlock.txt"
 TIMEOUT_MS = 400_000
@@ -46,9 +47,7 @@ def app_with_style(tmp_path, testdocs):
 def test_train_from_the_lora_tab_and_watch_the_loss_plot(browser, app_with_style):
     from playwright.sync_api import expect
 
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(app_with_style.url)
+    page = open_app(browser, app_with_style.url)
     page.get_by_role("tab", name="LoRA").click()
     page.locator("#lh-lora-project input").click()
     page.get_by_role("option", name="Baker").click()

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from browser_pages import open_app
+
 SCRIPT = "screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain"
 TIMEOUT_MS = 300_000
 
@@ -16,9 +18,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 def test_run_a_coverage_job_and_watch_it_stream(browser, running_app, testdocs):
     from playwright.sync_api import expect
 
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(running_app.url)
+    page = open_app(browser, running_app.url)
     page.locator("#lh-new-project").locator("textarea, input").first.fill("Bob")
     page.locator("#lh-create").click()
     expect(page.locator("#lh-project input")).to_have_value("Bob")

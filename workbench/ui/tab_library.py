@@ -37,6 +37,9 @@ def _excerpt(text: str, heading: str | None = None) -> str:
     return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS - 1] + "…"
 
 
+READY_JS = "() => { document.body.dataset.longhandReady = '1'; }"
+
+
 def build(ctx: AppContext) -> None:
     wb = ctx.workbench
 
@@ -173,8 +176,10 @@ def build(ctx: AppContext) -> None:
         return _frame(rows, HIT_HEADERS)
 
     private = {"api_visibility": "private"}
+    # Mark the page ready once the project list has arrived, so anything that drives the UI
+    # (people's scripts, our browser tests) can wait for it instead of racing the first load.
     gr.on(triggers=None, fn=lambda: project_choices(None), inputs=None, outputs=[project],
-          **private)
+          **private).then(None, js=READY_JS, **private)
     create.click(create_project, [new_name], [project, new_name], api_name="create_project")
     new_name.submit(create_project, [new_name], [project, new_name], **private)
     project.change(show_project, [project], [table, document, hits], api_name="show_project")
