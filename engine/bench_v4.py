@@ -26,6 +26,7 @@ from engine.bench import emit, record
 from engine.tiny import BENCH_V4_SMALL
 
 KEEP = 64  # logits positions compared
+WARMUP = 512  # tokens of the untimed first call
 
 
 def _model(fast: bool):
@@ -51,9 +52,16 @@ def _worker(kind: str, which: str, size: int, out: str, threads: int = 0) -> Non
     """Runs in a fresh process: one measured case, result as JSON (+ logits) into `out`."""
     if threads > 0:  # under CPU contention 1 thread beats 2 (OpenMP barrier waits)
         torch.set_num_threads(threads)
+    if which == "reference-tuned":  # the engine's malloc thresholds, given to transformers too
+        from engine.allocator import retain_freed_memory
+
+        retain_freed_memory()
     model = _model(fast=which == "ours")
     with torch.no_grad():
         if kind == "prefill":
+            # Warm-up, the same for both sides: a short call loads the GEMM kernels and thread
+            # pool, so the timed call measures prefill, not first-call set-up.
+            model(_ids(WARMUP), logits_to_keep=KEEP)
             start = time.perf_counter()
             logits = model(_ids(size), logits_to_keep=KEEP).logits
             result = {"seconds": time.perf_counter() - start}
@@ -89,14 +97,19 @@ def _spawn(kind: str, which: str, size: int, tmp: str, threads: int) -> dict | N
     return result
 
 
-def bench_prefill(seq: int, reference: bool, threads: int = 0) -> dict:
+def bench_prefill(seq: int, reference: bool, threads: int = 0,
+                  tuned_reference: bool = False) -> dict:
+    """`tuned_reference`: the reference process gets the malloc thresholds our engine sets
+    (engine/allocator.py); by default it runs as transformers users run it."""
+    which = "reference-tuned" if tuned_reference else "reference"
     with tempfile.TemporaryDirectory() as tmp:
         ours = _spawn("prefill", "ours", seq, tmp, threads)
-        ref = _spawn("prefill", "reference", seq, tmp, threads) if reference else None
+        ref = _spawn("prefill", which, seq, tmp, threads) if reference else None
     figures = dict(ours_s=ours and round(ours["seconds"], 3),
                    ours_peak_gb=ours and ours["peak_gb"])
     if ref:
-        figures.update(reference_s=round(ref["seconds"], 3), reference_peak_gb=ref["peak_gb"])
+        figures.update(reference_s=round(ref["seconds"], 3), reference_peak_gb=ref["peak_gb"],
+                       reference_allocator="tuned" if tuned_reference else "default")
         if ours:
             figures["max_abs_diff"] = (ours["logits"] - ref["logits"]).abs().max().item()
     if ours:
@@ -166,11 +179,13 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
     extra = argparse.ArgumentParser(prog=f"python -m engine.bench {args.bench}")
     extra.add_argument("--context", type=int, default=1024)
     extra.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    extra.add_argument("--tuned-reference", action="store_true",
+                       help="give the reference process our malloc thresholds too")
     opts = extra.parse_args(rest)
     if opts.threads > 0:
         torch.set_num_threads(opts.threads)
     if args.bench == "prefill":
-        emit(bench_prefill(args.seq or 2048, args.reference, opts.threads))
+        emit(bench_prefill(args.seq or 2048, args.reference, opts.threads, opts.tuned_reference))
     elif args.bench == "decode":
         emit(bench_decode(opts.context, opts.threads))
     else:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from transformers.modeling_outputs import MoeModelOutputWithPast
 
+from engine.allocator import retain_freed_memory
 from engine.kernels import dispatch
 from engine.v4_attention import FastV4Attention
 from engine.v4_cache import V4Cache, adopt
@@ -54,21 +55,28 @@ class FastV4Model(nn.Module):
         self.rotary_emb = original.rotary_emb
         self.hc_head = original.hc_head
         self.prefill_chunk = prefill_chunk
+        self.keep_last = 0  # set per call by the CausalLM's pre-hook (_note_logits_to_keep)
 
     def get_input_embeddings(self):
         return self.embed_tokens
 
-    def _run(self, ids, embeds, cache):
+    def _run(self, ids, embeds, cache, keep: int):
+        """One piece through every layer; returns the last `keep` positions' hidden states."""
         start = cache.get_seq_length()
-        positions = (torch.arange(embeds.shape[1], device=embeds.device) + start).unsqueeze(0)
+        seq = embeds.shape[1]
+        positions = (torch.arange(seq, device=embeds.device) + start).unsqueeze(0)
         rope = {
             "main": self.rotary_emb(embeds, position_ids=positions, layer_type="main"),
             "compress": self.rotary_emb(embeds, position_ids=positions, layer_type="compress"),
         }
         hidden = embeds.unsqueeze(2).expand(-1, -1, self.config.hc_mult, -1).contiguous()
-        for layer in self.layers:
+        last = len(self.layers) - 1
+        for i, layer in enumerate(self.layers):
             hidden = run_layer(layer, hidden, input_ids=ids, position_embeddings=rope,
-                               position_ids=positions, attention_mask=None, past_key_values=cache)
+                               position_ids=positions, attention_mask=None, past_key_values=cache,
+                               keep=keep if i == last and keep < seq else None)
+        if hidden.shape[1] == 0:
+            return embeds[:, :0]
         return rms_norm(self.norm, self.hc_head(hidden))
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None,
@@ -84,14 +92,31 @@ class FastV4Model(nn.Module):
         cache = adopt(past_key_values, self.config)
         if cache is None:
             cache = V4Cache(self.config)
+        total = inputs_embeds.shape[1]
+        keep_last, self.keep_last = self.keep_last, 0  # one call's worth
+        wanted = total - keep_last if 0 < keep_last < total else 0
         outputs = []
-        for a in range(0, inputs_embeds.shape[1], self.prefill_chunk):
-            b = a + self.prefill_chunk
+        for a in range(0, total, self.prefill_chunk):
+            b = min(total, a + self.prefill_chunk)
             ids = None if input_ids is None else input_ids[:, a:b]
-            outputs.append(self._run(ids, inputs_embeds[:, a:b], cache))
+            keep = b - max(a, wanted)  # rows of this piece at or after the first wanted one
+            outputs.append(self._run(ids, inputs_embeds[:, a:b], cache, max(keep, 0)))
         hidden = outputs[0] if len(outputs) == 1 else torch.cat(outputs, dim=1)
         return MoeModelOutputWithPast(last_hidden_state=hidden,
                                       past_key_values=cache if use_cache else None)
+
+
+def _note_logits_to_keep(model, args, kwargs):
+    """Forward pre-hook on the CausalLM: tell FastV4Model how many final positions are wanted.
+
+    transformers computes every position's last hidden state and then slices
+    `hidden[:, -logits_to_keep:]` for the LM head; the fast model computes only those rows in
+    its last layer (llama.cpp does the same for unused outputs) and returns exactly them, which
+    that slice takes whole. Anything else (0, a tensor of indices, labels for a loss): all rows.
+    """
+    keep = kwargs.get("logits_to_keep", 0)
+    plain = isinstance(keep, int) and not isinstance(keep, bool) and kwargs.get("labels") is None
+    model.model.keep_last = keep if plain and keep > 0 else 0
 
 
 def apply_fast_v4(model: nn.Module, backend: str | None = None,
@@ -109,4 +134,6 @@ def apply_fast_v4(model: nn.Module, backend: str | None = None,
         layer.self_attn = FastV4Attention(layer.self_attn, backend)
         layer.mlp.experts = FusedV4Experts(layer.mlp.experts, backend)
     model.model = FastV4Model(base, prefill_chunk)
+    model.register_forward_pre_hook(_note_logits_to_keep, with_kwargs=True)
+    retain_freed_memory()
     return model

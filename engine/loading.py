@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine.allocator import retain_freed_memory
 from engine.errors import ModelLoadError
 from engine.models import ModelSpec, resolve
 
@@ -67,6 +68,7 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
     """Load weights and tokenizer; raises ModelNotFound / ModelLoadError with a clear message."""
     options = options or LoadOptions()
     _check_options(options)
+    retain_freed_memory()
     spec = spec_or_path if isinstance(spec_or_path, ModelSpec) else resolve(spec_or_path)
     started = time.perf_counter()
     if spec.kind == "deepseek_v4":

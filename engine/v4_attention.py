@@ -93,29 +93,35 @@ class FastV4Attention(nn.Module):
         return layer
 
     def _indexer_topk(self, hidden, q_residual, position_ids, cache: V4LayerCache, start: int):
+        """Pool the indexer keys of every new position; top-k for the last len(q_residual)."""
         indexer = self.compressor.indexer
         keys = pool_windows(indexer, cache.indexer, hidden, overlap=True)
-        seq = hidden.shape[1]
-        if keys is None:
-            return torch.empty(seq, 0, dtype=torch.long, device=hidden.device)
-        cos, sin = indexer.rotary_emb(hidden, position_ids=position_ids, layer_type="compress")
-        q = rope_(indexer.q_b_proj(q_residual).view(1, seq, -1, indexer.head_dim), cos, sin)[0]
+        seq, n_q = hidden.shape[1], q_residual.shape[1]
+        if keys is None or n_q == 0:
+            return torch.empty(n_q, 0, dtype=torch.long, device=hidden.device)
+        tail = slice(seq - n_q, None)
+        cos, sin = indexer.rotary_emb(hidden, position_ids=position_ids[:, tail],
+                                      layer_type="compress")
+        q = rope_(indexer.q_b_proj(q_residual).view(1, n_q, -1, indexer.head_dim), cos, sin)[0]
         scorer = indexer.scorer
-        weights = scorer.weights_proj(hidden)[0].float() * scorer.weights_scaling  # (S, Hi)
-        return dispatch.indexer_topk(q, weights, keys, start, indexer.compress_rate,
+        weights = scorer.weights_proj(hidden[:, tail])[0].float() * scorer.weights_scaling
+        return dispatch.indexer_topk(q, weights, keys, start + seq - n_q, indexer.compress_rate,
                                      indexer.index_topk, scorer.softmax_scale, self.backend)
 
     def forward(self, hidden_states, position_embeddings, position_ids, attention_mask=None,
-                past_key_values=None, **kwargs):
+                past_key_values=None, queries: int | None = None, **kwargs):
+        """Attention for the last `queries` positions (all when None); every position's keys,
+        compressed entries and indexer keys go into the cache either way."""
         batch, seq, _ = hidden_states.shape
         if batch != 1:
             raise ValueError("the fast V4 attention runs batch 1; call it once per sequence")
+        n_q = seq if queries is None else queries
+        tail = slice(seq - n_q, None)
         cos, sin = position_embeddings[self.rope_layer_type]
-        q_residual = rms_norm(self.q_a_norm, self.q_a_proj(hidden_states))
-        q = self.q_b_proj(q_residual).view(1, seq, -1, self.head_dim)
-        q = rope_(rms_norm(self.q_b_norm, q), cos, sin)[0]  # (S, H, D)
         kv = rms_norm(self.kv_norm, self.kv_proj(hidden_states)).view(1, seq, 1, self.head_dim)
         kv = rope_(kv, cos, sin)[0, :, 0]  # (S, D)
+        cos, sin = cos[:, tail], sin[:, tail]
+        q_residual = rms_norm(self.q_a_norm, self.q_a_proj(hidden_states[:, tail]))
 
         cache = self._layer_cache(past_key_values)
         start = cache.window.seen
@@ -127,11 +133,15 @@ class FastV4Attention(nn.Module):
         elif self.layer_type == "compressed_sparse_attention":
             comp = pool_windows(self.compressor, cache.compressor, hidden_states, overlap=True)
             comp_idx = self._indexer_topk(hidden_states, q_residual, position_ids, cache, start)
+        if n_q == 0:
+            return hidden_states.new_empty(1, 0, hidden_states.shape[-1]), None
+        q = self.q_b_proj(q_residual).view(1, n_q, -1, self.head_dim)
+        q = rope_(rms_norm(self.q_b_norm, q), cos, sin)[0]  # (n_q, H, D)
         out = dispatch.sparse_attention(
             q, window_kv, self.sinks, self.scaling,
-            self.sliding_window, start, kv_start, comp=comp, comp_idx=comp_idx, comp_ratio=ratio,
-            backend=self.backend,
-        )  # (S, H, D)
-        out = rope_(out.unsqueeze(0), cos, -sin)  # (1, S, H, D)
-        grouped = self.o_a_proj(out.reshape(1, seq, self.config.o_groups, -1)).flatten(2)
+            self.sliding_window, start + seq - n_q, kv_start, comp=comp, comp_idx=comp_idx,
+            comp_ratio=ratio, backend=self.backend,
+        )  # (n_q, H, D)
+        out = rope_(out.unsqueeze(0), cos, -sin)  # (1, n_q, H, D)
+        grouped = self.o_a_proj(out.reshape(1, n_q, self.config.o_groups, -1)).flatten(2)
         return self.o_b_proj(grouped), None

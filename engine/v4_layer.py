@@ -23,7 +23,15 @@ def rms_norm(module, x: torch.Tensor) -> torch.Tensor:
     eps = module.variance_epsilon if weight is not None else module.eps
     if weight is None and x.dtype != torch.float32:
         return module(x)  # the unweighted norm rounds its scale to x's dtype first
-    return F.rms_norm(x.float(), (x.shape[-1],), weight, eps).to(x.dtype)
+    if (x.device.type != "cpu" or x.dtype != torch.float32
+            or (weight is not None and weight.dtype != torch.float32)):
+        return F.rms_norm(x.float(), (x.shape[-1],), weight, eps).to(x.dtype)
+    # F.rms_norm's own CPU steps (pow, mean, add eps, rsqrt, mul, mul weight) in one buffer:
+    # bitwise its result, with one full-size allocation instead of three.
+    out = torch.pow(x, 2)
+    scale = out.mean(-1, keepdim=True).add_(eps).rsqrt_()
+    torch.mul(x, scale, out=out)
+    return out.mul_(weight) if weight is not None else out
 
 
 def _sum(parts: torch.Tensor) -> torch.Tensor:
@@ -55,20 +63,41 @@ def sinkhorn(comb: torch.Tensor, iters: int, eps: float) -> torch.Tensor:
     return cols.permute(2, 0, 1).view(batch, seq, n, n)
 
 
-def hc_weights(hc, streams: torch.Tensor):
-    """`DeepseekV4HyperConnection.forward`: (post, comb, collapsed) for streams (B, S, N, D)."""
+def hc_weights(hc, streams: torch.Tensor, keep: int | None = None):
+    """`DeepseekV4HyperConnection.forward`: (post, comb, collapsed) for streams (B, S, N, D).
+
+    With `keep`, post and comb (and their Sinkhorn) are made for the last `keep` positions only;
+    `collapsed` is every position's (it feeds the keys that the cache stores).
+    """
     batch, seq, n, _ = streams.shape
+    tail = slice(None) if keep is None else slice(seq - keep, None)
     flat = rms_norm(hc.input_norm, streams.reshape(batch, seq, -1).float())
     mixes = F.linear(flat, hc.fn.float())
     pre_w, post_w, comb_w = mixes.split([n, n, n * n], dim=-1)
+    post_w, comb_w = post_w[:, tail], comb_w[:, tail]
+    rows = post_w.shape[1]
     pre_b, post_b, comb_b = hc.base.split([n, n, n * n])
     pre_scale, post_scale, comb_scale = hc.scale.unbind(0)
     pre = torch.sigmoid(pre_w * pre_scale + pre_b) + hc.hc_eps
     post = 2 * torch.sigmoid(post_w * post_scale + post_b)
-    comb = torch.softmax(comb_w.reshape(batch, seq, n, n) * comb_scale + comb_b.view(n, n), dim=-1)
+    comb = torch.softmax(comb_w.reshape(batch, rows, n, n) * comb_scale + comb_b.view(n, n), dim=-1)
     comb = sinkhorn(comb.add_(hc.hc_eps), hc.hc_sinkhorn_iters, hc.hc_eps)
-    collapsed = (pre.unsqueeze(-1) * streams).sum(dim=2).to(streams.dtype)
-    return post, comb, collapsed
+    return post, comb, _collapse(pre, streams)
+
+
+def _collapse(pre: torch.Tensor, streams: torch.Tensor) -> torch.Tensor:
+    """sum_j pre[j] * streams[j]: (B, S, N) x (B, S, N, D) -> (B, S, D).
+
+    For N <= 4 in fp32 it is N products added in torch.sum's order (bitwise the reference's
+    `(pre * streams).sum(dim=2)`) without its (B, S, N, D) temporary.
+    """
+    n = streams.shape[2]
+    if streams.dtype != torch.float32 or n > 4:
+        return (pre.unsqueeze(-1) * streams).sum(dim=2).to(streams.dtype)
+    total = streams[:, :, 0] * pre[..., 0, None]
+    for j in range(1, n):
+        total.add_(streams[:, :, j] * pre[..., j, None])
+    return total
 
 
 def hc_mix(post, comb, out: torch.Tensor, streams: torch.Tensor) -> torch.Tensor:
@@ -80,18 +109,30 @@ def hc_mix(post, comb, out: torch.Tensor, streams: torch.Tensor) -> torch.Tensor
         mixed = torch.matmul(comb.transpose(-1, -2), streams)
         return post.unsqueeze(-1) * out.unsqueeze(-2) + mixed
     mixed = torch.empty_like(streams)
-    for k in range(n):
-        acc = comb[..., 0, k, None] * streams[:, :, 0]
+    for k in range(n):  # the same products and sums, in the same order, written in place
+        acc = torch.mul(comb[..., 0, k, None], streams[:, :, 0], out=mixed[:, :, k])
         for j in range(1, n):
             acc.add_(comb[..., j, k, None] * streams[:, :, j])
-        torch.add(acc, post[..., k, None] * out, out=mixed[:, :, k])
+        acc.add_(post[..., k, None] * out)
     return mixed
 
 
-def run_layer(layer, hidden: torch.Tensor, input_ids=None, **kwargs) -> torch.Tensor:
-    """`DeepseekV4DecoderLayer.forward` on the fast path; hidden (B, S, N, D) -> same."""
-    post, comb, collapsed = hc_weights(layer.attn_hc, hidden)
-    attn, _ = layer.self_attn(rms_norm(layer.input_layernorm, collapsed), **kwargs)
+def run_layer(layer, hidden: torch.Tensor, input_ids=None, keep: int | None = None,
+              **kwargs) -> torch.Tensor:
+    """`DeepseekV4DecoderLayer.forward` on the fast path; hidden (B, S, N, D) -> same.
+
+    `keep`: only the last `keep` positions' outputs are wanted (the model's last layer when the
+    caller asked for that many logits): the attention still caches every position, and the
+    queries, mHC mixes and MoE run on `keep` rows; returns (B, keep, N, D).
+    """
+    post, comb, collapsed = hc_weights(layer.attn_hc, hidden, keep)
+    attn, _ = layer.self_attn(rms_norm(layer.input_layernorm, collapsed), queries=keep, **kwargs)
+    if keep is not None:
+        hidden = hidden[:, hidden.shape[1] - keep :]
+        if keep == 0:  # the cache has this piece; nothing of it is wanted
+            return hidden
+        if input_ids is not None:  # hash-routed layers route by token id
+            input_ids = input_ids[:, input_ids.shape[1] - keep :]
     hidden = hc_mix(post, comb, attn, hidden)
     post, comb, collapsed = hc_weights(layer.ffn_hc, hidden)
     mlp = layer.mlp(rms_norm(layer.post_attention_layernorm, collapsed), input_ids=input_ids)

@@ -51,5 +51,5 @@ def indexer_topk(q, weights, keys, q_start, ratio, topk, softmax_scale):
         _scores_kernel[grid](q[a:b], weights[a:b], keys, scores, b - a, n_keys, heads, dim,
                              softmax_scale, BM=BLOCK_M, BN=BLOCK_N,
                              BD=max(16, triton.next_power_of_2(dim)), PREC="ieee")
-        out[a:b] = _finish(scores, q_start + a, ratio, topk)
+        out[a:b] = _finish(scores, q_start + torch.arange(a, b, device=q.device), ratio, topk)
     return out

@@ -67,8 +67,9 @@ def _grouped_block(x, top_k_index, top_k_weights, gate_up, down, limit):
     xs = x.index_select(0, token)  # (N*k, H), grouped by expert
     h = F.grouped_mm(xs, gate_up.transpose(1, 2), offs=offs)  # (N*k, 2I)
     inter = h.shape[-1] // 2
-    act = F.silu(h[:, :inter].clamp(max=limit))  # contiguous (N*k, I)
-    act.mul_(h[:, inter:].clamp(min=-limit, max=limit))
+    act = torch.clamp(h[:, :inter], max=limit)  # contiguous (N*k, I); swiglu's ops, in place
+    F.silu(act, inplace=True)
+    act.mul_(h[:, inter:].clamp_(min=-limit, max=limit))
     y = F.grouped_mm(act, down.transpose(1, 2), offs=offs)  # (N*k, H)
     y.mul_(top_k_weights.reshape(-1)[order].unsqueeze(-1).to(y.dtype))
     back = torch.empty_like(order)

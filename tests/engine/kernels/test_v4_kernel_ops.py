@@ -122,3 +122,24 @@ def test_dispatch_picks_torch_on_cpu_and_rejects_unknown():
     assert dispatch.backend_for(torch.device("cpu")) == "torch"
     with pytest.raises(ValueError):
         dispatch.backend_for(torch.device("cpu"), "cuda-magic")
+
+
+@pytest.mark.parametrize("seq,q_start,n_keys", [(100, 0, 25), (600, 0, 150), (40, 500, 300)])
+def test_indexer_picks_equal_the_reference_in_order(seq, q_start, n_keys):
+    """Same picks in the same order as ranking the full row (the order feeds attention's sums)."""
+    args = _indexer_case(seq, q_start, n_keys, seed=7 * seq + n_keys)
+    assert torch.equal(indexer.torch_chunked(*args, budget=3 * n_keys * 7 + 1),
+                       indexer.reference(*args))
+
+
+def test_indexer_zero_ties_at_the_cut_fall_back_to_the_full_row():
+    """Negative head weights make every score <= 0 and the many exact zeros tie at the top:
+    torch.topk's choice among them depends on the whole row, so the chunked path must rank the
+    same full row as the reference and pick the same entries in the same order."""
+    q, weights, keys, q_start, ratio, topk, scale = _indexer_case(300, 0, 75, seed=3)
+    weights = -weights.abs()
+    ref = indexer.reference(q, weights, keys, q_start, ratio, topk, scale)
+    scores = (torch.relu(q @ keys.T) * weights[..., None]).sum(1)
+    assert (scores == 0).sum(-1).max() > topk  # the tie this test is about is there
+    fast = indexer.torch_chunked(q, weights, keys, q_start, ratio, topk, scale, budget=3 * 75 * 9)
+    assert torch.equal(fast, ref)
