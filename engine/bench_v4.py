@@ -1,7 +1,9 @@
 """DeepSeek-V4 kernel benches: `python -m engine.bench prefill|decode|moe` on bench-v4-small.
 
-- prefill --seq N [--reference]: our fast path vs transformers' eager model, each measured in a
-  fresh subprocess (so peak RSS is that run's own), logits of the last 64 positions compared;
+- prefill --seq N [--reference] [--repeat R] [--tuned-reference]: our fast path vs transformers'
+  eager model, each measured in a fresh subprocess (so peak RSS is that run's own) after the
+  same untimed 512-token warm-up, R timed calls per side (median reported, runs listed), logits
+  of the last 64 positions compared;
 - decode --context N: prefill N tokens with the fast path (its time is `prefill_s`), then time
   greedy one-token steps;
 - moe: the routed experts alone at 4096 tokens and at 1 token, ours vs every transformers
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,8 +51,13 @@ def _peak_gb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)
 
 
-def _worker(kind: str, which: str, size: int, out: str, threads: int = 0) -> None:
-    """Runs in a fresh process: one measured case, result as JSON (+ logits) into `out`."""
+def _worker(kind: str, which: str, size: int, out: str, threads: int = 0,
+            repeat: int = 1) -> None:
+    """Runs in a fresh process: one measured case, result as JSON (+ logits) into `out`.
+
+    Prefill is timed `repeat` times after the warm-up and reported as the median (all runs
+    kept in `runs`): the first full-size call also pays for growing the heap.
+    """
     if threads > 0:  # under CPU contention 1 thread beats 2 (OpenMP barrier waits)
         torch.set_num_threads(threads)
     if which == "reference-tuned":  # the engine's malloc thresholds, given to transformers too
@@ -62,9 +70,12 @@ def _worker(kind: str, which: str, size: int, out: str, threads: int = 0) -> Non
             # Warm-up, the same for both sides: a short call loads the GEMM kernels and thread
             # pool, so the timed call measures prefill, not first-call set-up.
             model(_ids(WARMUP), logits_to_keep=KEEP)
-            start = time.perf_counter()
-            logits = model(_ids(size), logits_to_keep=KEEP).logits
-            result = {"seconds": time.perf_counter() - start}
+            runs = []
+            for _ in range(max(1, repeat)):
+                start = time.perf_counter()
+                logits = model(_ids(size), logits_to_keep=KEEP).logits
+                runs.append(round(time.perf_counter() - start, 3))
+            result = {"seconds": statistics.median(runs), "runs": runs}
             torch.save(logits, out + ".pt")
         else:
             from engine.v4_cache import V4Cache
@@ -83,10 +94,11 @@ def _worker(kind: str, which: str, size: int, out: str, threads: int = 0) -> Non
     Path(out).write_text(json.dumps(result))
 
 
-def _spawn(kind: str, which: str, size: int, tmp: str, threads: int) -> dict | None:
+def _spawn(kind: str, which: str, size: int, tmp: str, threads: int,
+           repeat: int = 1) -> dict | None:
     out = str(Path(tmp) / f"{kind}-{which}-{size}.json")
     cmd = [sys.executable, "-m", "engine.bench_v4", kind, which, str(size), out,
-           str(threads)]
+           str(threads), str(repeat)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:
         print(done.stderr[-2000:], file=sys.stderr)
@@ -98,17 +110,19 @@ def _spawn(kind: str, which: str, size: int, tmp: str, threads: int) -> dict | N
 
 
 def bench_prefill(seq: int, reference: bool, threads: int = 0,
-                  tuned_reference: bool = False) -> dict:
+                  tuned_reference: bool = False, repeat: int = 1) -> dict:
     """`tuned_reference`: the reference process gets the malloc thresholds our engine sets
-    (engine/allocator.py); by default it runs as transformers users run it."""
+    (engine/allocator.py); by default it runs as transformers users run it. `repeat`: timed
+    calls per side (same for both), the median reported and every run listed."""
     which = "reference-tuned" if tuned_reference else "reference"
     with tempfile.TemporaryDirectory() as tmp:
-        ours = _spawn("prefill", "ours", seq, tmp, threads)
-        ref = _spawn("prefill", which, seq, tmp, threads) if reference else None
+        ours = _spawn("prefill", "ours", seq, tmp, threads, repeat)
+        ref = _spawn("prefill", which, seq, tmp, threads, repeat) if reference else None
     figures = dict(ours_s=ours and round(ours["seconds"], 3),
-                   ours_peak_gb=ours and ours["peak_gb"])
+                   ours_peak_gb=ours and ours["peak_gb"], ours_runs=ours and ours["runs"])
     if ref:
         figures.update(reference_s=round(ref["seconds"], 3), reference_peak_gb=ref["peak_gb"],
+                       reference_runs=ref["runs"],
                        reference_allocator="tuned" if tuned_reference else "default")
         if ours:
             figures["max_abs_diff"] = (ours["logits"] - ref["logits"]).abs().max().item()
@@ -179,13 +193,16 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
     extra = argparse.ArgumentParser(prog=f"python -m engine.bench {args.bench}")
     extra.add_argument("--context", type=int, default=1024)
     extra.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
+    extra.add_argument("--repeat", type=int, default=1,
+                       help="prefill: timed calls per side after the warm-up (median reported)")
     extra.add_argument("--tuned-reference", action="store_true",
                        help="give the reference process our malloc thresholds too")
     opts = extra.parse_args(rest)
     if opts.threads > 0:
         torch.set_num_threads(opts.threads)
     if args.bench == "prefill":
-        emit(bench_prefill(args.seq or 2048, args.reference, opts.threads, opts.tuned_reference))
+        emit(bench_prefill(args.seq or 2048, args.reference, opts.threads, opts.tuned_reference,
+                           opts.repeat))
     elif args.bench == "decode":
         emit(bench_decode(opts.context, opts.threads))
     else:
@@ -195,4 +212,5 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    _worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]))
+    _worker(sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]),
+            int(sys.argv[6]) if len(sys.argv) > 6 else 1)
