@@ -86,6 +86,11 @@ class FastV4Model(nn.Module):
         if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
             if not bool(attention_mask.all()):
                 raise ValueError("the fast V4 path takes unpadded batch-1 input (mask of ones)")
+        if torch.is_grad_enabled() and any(p.requires_grad for p in self.parameters()):
+            raise RuntimeError(
+                "Longhand's fused DeepSeek-V4 kernels are inference-only (they write into reused "
+                "buffers, which autograd cannot follow): run under torch.no_grad(), or load the "
+                "model with LoadOptions(kernels=False) to train it")
         if inputs_embeds is None:
             inputs_embeds = self.embed_tokens(input_ids)
         use_cache = self.config.use_cache if use_cache is None else use_cache

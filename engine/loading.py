@@ -38,6 +38,9 @@ class LoadOptions:
     quantization: str | None = None  # None | "nf4" | "fp4" | "int8" (bitsandbytes)
     #                                  | "fp16-cpu" | "int8-cpu" (Llama-family decode on CPU)
     dtype: str = "float32"
+    # Longhand's fused DeepSeek-V4 kernels (inference only: they write into reused buffers,
+    # which autograd cannot follow). Training loads transformers' own modules (False).
+    kernels: bool = True
 
 
 @dataclass
@@ -88,6 +91,9 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
             apply_fast_v4(model)
             report.notes.append("DeepSeek-V4 runs on Longhand's fused sparse-attention and MoE "
                                 "kernels (engine/kernels)")
+        elif not options.kernels:
+            report.notes.append("DeepSeek-V4 runs on transformers' reference path (asked for: "
+                                "the fused kernels are inference-only)")
         else:
             report.notes.append("DeepSeek-V4 runs on transformers' reference path: the fused "
                                 "kernels are not combined with offload or bitsandbytes")
@@ -157,7 +163,7 @@ def _apply_cpu_decode(model, mode: str) -> None:
 def fast_v4_applies(options: LoadOptions) -> bool:
     """Our V4 kernels replace module instances; accelerate's offload hooks and bitsandbytes
     layers expect transformers' own modules, so those placements keep the reference path."""
-    return (options.device_map is None and options.max_memory is None
+    return (options.kernels and options.device_map is None and options.max_memory is None
             and options.offload_folder is None and options.quantization is None)
 
 

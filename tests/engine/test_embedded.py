@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 from engine.embedded import (MARKER, embedded_gguf_path, ensure_converted, file_digest,
                              gguf_pre_tokenizer)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 from engine.backends.base import Done, GenerationParams, Message, TextDelta, collect
 

@@ -5,7 +5,7 @@ import threading
 import time
 
 import pytest
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 from engine.backends.base import (Backend, Done, GenerationParams, Message, TextDelta, Usage,
                                   collect)

@@ -15,7 +15,7 @@ import time
 import httpx
 import pytest
 import uvicorn
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 from engine.backends.anthropic import AnthropicBackend
 from engine.backends.base import GenerationParams, Message, collect

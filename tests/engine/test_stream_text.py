@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 from engine.backends.base import TextDelta, ThinkingDelta
 from engine.embedded import ensure_converted

@@ -160,7 +160,7 @@ def test_cli_builds_a_folder(tmp_path, capsys):
 @pytest.mark.slow
 def test_borrowed_embedded_tokenizer_fits_the_vocab(tmp_path):
     from engine.embedded import ensure_converted
-    from smollm_cache import shared_cache_dir
+    from embedded_cache import shared_cache_dir
 
     source = ensure_converted(shared_cache_dir())
     folder = build_tiny_v4(tmp_path / "tok", TEST_V4, tokenizer_dir=source)

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 from engine.backends.base import Message
 from engine.embedded import ensure_converted

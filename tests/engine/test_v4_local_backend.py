@@ -14,7 +14,7 @@ from engine.loading import LoadOptions
 from engine.loading_v4 import PrecisionWarning, load_v4
 from engine.tiny import TEST_V4, build_tiny_v4
 
-from smollm_cache import shared_cache_dir
+from embedded_cache import shared_cache_dir
 
 
 @pytest.fixture(scope="module")

@@ -130,14 +130,15 @@ def _alive(pid: int) -> bool:
 
 
 def load_for_training(settings):
-    """The base model and tokenizer: 4-bit (QLoRA) with CUDA, fp32 on CPU."""
+    """The base model and tokenizer: 4-bit (QLoRA) with CUDA, fp32 on CPU; transformers' own
+    modules (the engine's fused V4 kernels are inference-only)."""
     import torch
 
     from engine.loading import LoadOptions, load
 
     cuda = torch.cuda.is_available()
     options = LoadOptions(quantization="nf4" if cuda else None,
-                          dtype="bfloat16" if cuda else "float32")
+                          dtype="bfloat16" if cuda else "float32", kernels=False)
     loaded = load(settings.model, settings.cache_dir, options)
     return loaded.model, loaded.tokenizer
 

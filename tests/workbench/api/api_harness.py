@@ -8,26 +8,15 @@ happened. The queue, load, framing and error tests use it; content tests use the
 from __future__ import annotations
 
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterator
 
 import uvicorn
 
 from engine.backends.base import (Done, Event, GenerationParams, Message, TextDelta,
                                   ThinkingDelta, Usage)
-from engine.embedded import embedded_gguf_path, file_digest
-
-
-def embedded_cache_dir() -> Path:
-    """The engine tests' converted-model cache (tests/engine/smollm_cache.py): one per machine."""
-    digest = file_digest(embedded_gguf_path())[:16]
-    path = Path(tempfile.gettempdir()) / f"longhand-test-cache-{digest}"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 @dataclass

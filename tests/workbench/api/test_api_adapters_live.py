@@ -12,7 +12,8 @@ import anthropic
 import httpx
 import openai
 import pytest
-from api_harness import LiveServer, embedded_cache_dir
+from api_harness import LiveServer
+from embedded_cache import shared_cache_dir
 
 from engine.backends.factory import make_backend
 from workbench.api import create_api_app
@@ -46,7 +47,7 @@ def served(tmp_path_factory):
     from workbench.workbench import Workbench
 
     data_dir = tmp_path_factory.mktemp("adapters-api")
-    backend = make_backend(DEFAULT_MODEL, cache_dir=embedded_cache_dir())
+    backend = make_backend(DEFAULT_MODEL, cache_dir=shared_cache_dir())
     wb = Workbench(Settings(data_dir=data_dir))
     project = wb.new_project("house-style")
     store = open_store(wb.library)

@@ -11,7 +11,8 @@ import re
 import anthropic
 import openai
 import pytest
-from api_harness import LiveServer, embedded_cache_dir
+from api_harness import LiveServer
+from embedded_cache import shared_cache_dir
 
 from engine.backends.base import Message
 from engine.backends.factory import make_backend
@@ -27,7 +28,7 @@ MAX_TOKENS = 8
 
 @pytest.fixture(scope="module")
 def backend():
-    return make_backend(DEFAULT_MODEL, cache_dir=embedded_cache_dir())
+    return make_backend(DEFAULT_MODEL, cache_dir=shared_cache_dir())
 
 
 @pytest.fixture(scope="module")

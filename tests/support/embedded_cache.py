@@ -1,4 +1,4 @@
-"""Where the engine tests keep the embedded default converted: once per machine, not per test.
+"""Where the tests keep the embedded default converted: once per machine, not per test.
 
 The GGUF conversion takes ~25 s, so the cache lives under the system temp dir keyed by the GGUF's
 hash (a changed wheel gets a fresh folder). `ensure_converted` is atomic, so parallel or crashed
