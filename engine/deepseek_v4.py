@@ -81,6 +81,7 @@ class FastV4Model(nn.Module):
 
     def forward(self, input_ids=None, attention_mask=None, position_ids=None,
                 past_key_values=None, inputs_embeds=None, use_cache=None, **kwargs):
+        keep_last, self.keep_last = self.keep_last, 0  # one call's worth, even if it fails
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("You must specify exactly one of input_ids or inputs_embeds")
         if isinstance(attention_mask, torch.Tensor) and attention_mask.dim() == 2:
@@ -98,7 +99,6 @@ class FastV4Model(nn.Module):
         if cache is None:
             cache = V4Cache(self.config)
         total = inputs_embeds.shape[1]
-        keep_last, self.keep_last = self.keep_last, 0  # one call's worth
         wanted = total - keep_last if 0 < keep_last < total else 0
         outputs = []
         for a in range(0, total, self.prefill_chunk):

@@ -154,7 +154,8 @@ class V4LayerCache(CacheLayerMixin):
 
     def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
         if beam_idx.numel() != 1 or int(beam_idx[0]) != 0:
-            raise NotImplementedError("the fast V4 cache holds one sequence (batch 1)")
+            raise ValueError("the fast V4 cache holds one sequence (batch 1); "
+                             "run one call per sequence")
 
 
 def make_layers(config, max_length: int | None = None) -> list[V4LayerCache]:
