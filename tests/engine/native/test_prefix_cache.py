@@ -29,6 +29,7 @@ def loaded():
 
 
 def _cold(model, ids, split=None):
+    """Prefill without the prefix cache; `split` prefills ids[:split] then ids[split:]."""
     from transformers.cache_utils import DynamicCache
 
     from engine.generation import prefill
@@ -38,7 +39,44 @@ def _cold(model, ids, split=None):
     with torch.inference_mode():
         for piece in pieces:
             logits = prefill(model, torch.tensor([piece]), cache)
-    return logits
+    return logits, cache
+
+
+def _same_shapes_as_warm(model, stored, cut, ids):
+    """What a warm prefill computes, with no disk: the stored prompt's KV (one prefill of
+    `stored`, the shape the cache entry was made with), cut to `cut` tokens, then ids[cut:]."""
+    from transformers.cache_utils import DynamicCache
+
+    from engine.generation import prefill
+
+    full, cache = DynamicCache(config=model.config), DynamicCache(config=model.config)
+    with torch.inference_mode():
+        prefill(model, torch.tensor([stored]), full)
+        for i, layer in enumerate(full.layers):  # (1, H, T, D), cut as a cache entry is
+            cache.update(layer.keys[:, :, :cut].contiguous(),
+                         layer.values[:, :, :cut].contiguous(), i)
+        return prefill(model, torch.tensor([ids[cut:]]), cache)
+
+
+def _greedy(model, logits, cache, steps=16):
+    from engine.generation import decode_step
+
+    tokens = []
+    with torch.inference_mode():
+        for _ in range(steps):
+            tokens.append(int(logits.argmax()))
+            logits = decode_step(model, torch.tensor([[tokens[-1]]]), cache)
+    return tokens
+
+
+# Logits of the same prompt computed in pieces of other sizes (a warm prefill vs a cold one) are
+# not bitwise equal on every CPU: MKL/oneDNN pick GEMM and attention blocking by shape and ISA,
+# so on AVX-512 machines a 400-row product rounds differently from a 448-row one in the last
+# ulps. What a user relies on is the same answer: identical greedy tokens, and fp32 logits
+# within WARM_TOL (observed differences are ~1e-5 on logits of magnitude ~20). Bitwise equality
+# is asserted only against a reference with the warm path's own shapes, which proves the disk
+# round trip itself is lossless.
+WARM_TOL = 1e-3
 
 
 @pytest.mark.slow
@@ -52,21 +90,24 @@ def test_warm_prefill_gives_the_cold_logits_and_changes_invalidate(loaded, tmp_p
     with torch.inference_mode():
         _, cold = cache.prefill(model, first)
     assert cache.last["cached_tokens"] == 0 and cache.last["stored_tokens"] >= len(library) - 64
-    assert torch.equal(cold, _cold(model, first))
+    assert torch.equal(cold, _cold(model, first)[0])  # a miss is one plain prefill
     with torch.inference_mode():
-        _, warm = cache.prefill(model, second)
+        warm_cache, warm = cache.prefill(model, second)
     boundary = len(library) // 64 * 64
     assert cache.last["cached_tokens"] == boundary  # the shared library, to the last block
-    assert torch.equal(warm, _cold(model, second, split=boundary))
-    assert (warm - _cold(model, second)).abs().max().item() < 1e-3
-    assert warm.argmax() == _cold(model, second).argmax()
+    assert torch.equal(warm, _same_shapes_as_warm(model, first, boundary, second))
+    plain, plain_cache = _cold(model, second)
+    assert (warm - plain).abs().max().item() < WARM_TOL
+    assert _greedy(model, warm, warm_cache) == _greedy(model, plain, plain_cache)
 
     changed = list(second)
     changed[100] = (changed[100] + 1) % model.config.vocab_size  # one token of the document
     with torch.inference_mode():
         _, logits = cache.prefill(model, changed)
     assert cache.last["cached_tokens"] == 64  # only the block before the change is reused
-    assert torch.equal(logits, _cold(model, changed, split=64))
+    # the first block's KV rows were computed by the first prompt's prefill (both entries)
+    assert torch.equal(logits, _same_shapes_as_warm(model, first, 64, changed))
+    assert (logits - _cold(model, changed)[0]).abs().max().item() < WARM_TOL
 
     other = PrefixCache(tmp_path / "kv", block=64)  # a new process: the cache is on disk
     with torch.no_grad():
