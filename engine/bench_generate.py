@@ -9,7 +9,9 @@ weights, teacher-forced on the fp32 tokens from the same prefilled cache: max_ab
 top1_agree say how far their logits are from fp32); `prefill-transformers` /
 `decode-transformers` (transformers' own forward with a DynamicCache, the before/after ratio).
 Timings are medians of --repeat runs. When `llama_cpp` is importable, the same GGUF runs through
-llama.cpp in a child process (2 threads, n_ctx 8192) and fills the reference_* fields.
+llama.cpp in a child process (2 threads, n_ctx 8192) and fills the reference_* fields; when it is
+missing or its child dies (a build whose CPU path faults here), every row still prints, with
+reference_s null and `reference_error` saying why.
 
 Does not know: the other benches (engine/bench.py dispatches).
 """
@@ -20,6 +22,7 @@ import multiprocessing as mp
 import os
 import queue as queue_module
 import resource
+import signal
 import statistics
 import tempfile
 import time
@@ -91,6 +94,19 @@ def _llama_cpp_child(gguf: str, prompt_ids: list[int], repeat: int, queue) -> No
                "decode_s": statistics.median(decode), "peak_gb": peak_gb()})
 
 
+class ChildFailed(RuntimeError):
+    """A bench child died without answering (a crash in native code, an OOM kill)."""
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit code {code}"
+
+
 def _in_child(target, *args) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
@@ -102,9 +118,30 @@ def _in_child(target, *args) -> dict:
             break
         except queue_module.Empty:
             if not proc.is_alive():
-                raise SystemExit(f"{target.__name__} failed (exit code {proc.exitcode})")
+                raise ChildFailed(f"{target.__name__} died: {_exit_reason(proc.exitcode)}")
     proc.join()
     return result
+
+
+def reference_in_child(child, *args) -> dict:
+    """The reference child's figures, or {"error": why} when it died.
+
+    A crash of the reference (a llama.cpp build whose CPU path faults on this machine) must
+    not cost our own figures: every row is still printed, with reference_s null and the reason.
+    """
+    try:
+        return _in_child(child, *args)
+    except ChildFailed as exc:
+        return {"error": f"the reference crashed: {exc}"}
+
+
+def reference_timings(gguf: str, prompt_ids: list[int], repeat: int) -> dict:
+    """llama.cpp on the same GGUF, or {"error": why} when it is missing or crashed."""
+    import importlib.util
+
+    if importlib.util.find_spec("llama_cpp") is None:
+        return {"error": "llama-cpp-python is not installed (make bench-deps)"}
+    return reference_in_child(_llama_cpp_child, gguf, prompt_ids, repeat)
 
 
 def _fast_timings(model, prompt_ids: list[int], repeat: int) -> dict:
@@ -189,26 +226,25 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
     from engine.llama_fast import DECODE_MODES
     from engine.loading import LoadOptions, load
 
-    has_reference = importlib.util.find_spec("llama_cpp") is not None
-    if args.reference and not has_reference:
-        raise SystemExit("--reference needs llama-cpp-python (pip install llama-cpp-python)")
+    if args.reference and importlib.util.find_spec("llama_cpp") is None:
+        raise SystemExit("--reference needs llama-cpp-python (make bench-deps)")
     with tempfile.TemporaryDirectory(prefix="longhand-bench-") as tmp:
         cache_dir = Path(extra.cache_dir or tmp)
         cold = _in_child(_cold_child, str(cache_dir))
         loaded = load("smollm2-135m-instruct", cache_dir, LoadOptions())
         prompt_ids = _prompt_ids(loaded.tokenizer, seq)
-        ref = (_in_child(_llama_cpp_child, str(embedded_gguf_path()), prompt_ids, extra.repeat)
-               if has_reference else {})
+        ref = reference_timings(str(embedded_gguf_path()), prompt_ids, extra.repeat)
         with torch.inference_mode():
             ids = loaded.tokenizer(PROBE, return_tensors="pt")["input_ids"]
             logits = loaded.model(input_ids=ids).logits[0]
         diff = float((logits - torch.tensor(cold["logits"])).abs().max())
+        why = {"reference_error": ref.get("error")}
         emit(record(BENCH, "load-cold", ours_s=round(cold["seconds"], 3),
                     reference_s=_r(ref.get("load_s")), ours_peak_gb=cold["peak_gb"],
-                    reference_peak_gb=ref.get("peak_gb")))
+                    reference_peak_gb=ref.get("peak_gb"), **why))
         emit(record(BENCH, "load-cached", ours_s=loaded.report.load_s,
                     reference_s=_r(ref.get("load_s")), max_abs_diff=diff,
-                    ours_peak_gb=peak_gb(), path_taken=loaded.report.path_taken))
+                    ours_peak_gb=peak_gb(), path_taken=loaded.report.path_taken, **why))
         torch.set_num_threads(extra.threads or choose_threads())
         load_avg = round(os.getloadavg()[0], 2)
         fast = _fast_timings(loaded.model, prompt_ids, extra.repeat)
@@ -217,7 +253,7 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
         n = len(prompt_ids)
         common = dict(ours_peak_gb=peak_gb(), reference_peak_gb=ref.get("peak_gb"),
                       threads=torch.get_num_threads(), load_avg=load_avg,
-                      load_avg_after=round(os.getloadavg()[0], 2))
+                      load_avg_after=round(os.getloadavg()[0], 2), **why)
         rows = [("prefill", "fast", "float32", fast["prefill"], ref.get("prefill_s"), n, None),
                 ("decode", "fast", "float32", fast[None], ref.get("decode_s"), DECODE_TOKENS,
                  None)]
