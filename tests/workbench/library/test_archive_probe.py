@@ -199,7 +199,6 @@ def test_hostile_archives_are_refused_or_re_derived(tmp_path):
           f"zip bomb peak {max(results[0][5], results[1][5]) / MB:.1f} MB traced")
     table = "\n".join(f"{r[0]}: expected {r[1]}, got {r[2]}, rows {r[3]}, files {r[4]}, "
                       f"peak {r[5] / MB:.1f} MB: {r[6][:150]}" for r in results)
-    print(table)
     assert all(r[1] == r[2] for r in results), table
     assert all(r[3] == 0 and not r[4] for r in refused), table
     assert results[0][5] < 64 * MB and results[1][5] < 64 * MB, table  # bombs never inflated
