@@ -100,6 +100,15 @@ def test_never_writes_over_the_library(library, tmp_path, command, target):
     assert not [p for p in library.rglob("*") if ".tmp" in p.name or "partial" in p.name]
 
 
+def test_export_adapter_never_writes_over_the_library(library, tmp_path):
+    before, targets = state(library), _targets(library, tmp_path)
+    for target in ("database", "adapter file"):
+        path = targets[target]
+        out = cli(library, "export-adapter", "Night Shift", "style", str(path), "--force")
+        assert out.returncode == 2 and "library's own files" in out.stderr, out.stderr
+    assert state(library) == before
+
+
 @pytest.mark.parametrize("command", ["export", "export-artifact"])
 def test_existing_file_needs_force(library, tmp_path, command):
     path = tmp_path / "keep.out"
