@@ -10,8 +10,9 @@ Everything else (title, kind, text, sections, stats, tokens) is re-derived from 
 bytes by the caller's `derive` (the Workbench passes its upload path: the same importers, size
 limit and token counter as a file upload), so a forged scene or `tokens=-5` never lands.
 Limits: member names are checked against traversal, absolute paths and symlinks; every original
-is held to the per-file upload limit and its recorded size, the whole archive to a total, and
-both are enforced while inflating (a zip bomb stops at the cap, in bounded memory); JSON that
+is held to the per-file upload limit and its recorded size, the whole archive to a total, first
+against the sizes the zip declares and then while inflating (a zip bomb whose headers lie stops
+at the cap, in bounded memory); JSON that
 is too deep, too large a number, not Unicode or of the wrong shape is refused. Any problem is
 an `InvalidArchive` before the one write transaction starts, so a refusal writes no rows.
 Does not know: sessions' lifetimes, file formats or tokenizers (the caller's `derive` does).
@@ -157,7 +158,7 @@ def _check_member(info: zipfile.ZipInfo) -> None:
 
 
 def _size(n: int) -> str:
-    return f"{n / _MB:.1f} MB" if n >= _MB else f"{n:,} bytes"
+    return f"{n / _MB:.1f} MB" if n >= _MB // 10 else f"{n:,} bytes"
 
 
 class ArchiveReader:
@@ -175,6 +176,12 @@ class ArchiveReader:
         if len(self.names) != len(infos):
             raise InvalidArchive(f"{label} holds the same file name twice; nothing was "
                                  "imported.")
+        for info in infos:
+            if info.filename != MANIFEST and info.file_size > limits.member_bytes:
+                raise InvalidArchive(
+                    f"{label}: {info.filename[:200]!r} unpacks to {_size(info.file_size)}, "
+                    f"over the import limit of {_size(limits.member_bytes)} "
+                    "(LONGHAND_MAX_UPLOAD_BYTES sets it); nothing was imported.")
         declared = sum(info.file_size for info in infos)
         if declared > limits.total_bytes:
             raise InvalidArchive(self._over_total(declared))

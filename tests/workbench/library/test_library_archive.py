@@ -213,7 +213,7 @@ def test_oversize_member_stops_at_the_cap(library, exported, tmp_path):
     assert bomb.stat().st_size < 100_000
     before = library.count_rows()
     small = workbench(library.data_dir, max_upload_bytes=1_000_000)
-    with pytest.raises(InvalidArchive, match="more than"):
+    with pytest.raises(InvalidArchive, match="over the import limit of 1.0 MB"):
         small.import_project(bomb, name="Restored")
     assert library.count_rows() == before
 
