@@ -56,8 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("export", cmd_export, "write a project (originals + metadata) to a zip")
     p.add_argument("project")
     p.add_argument("out", type=Path, metavar="OUT.zip")
+    p.add_argument("--force", action="store_true", help="replace OUT.zip if it exists")
     p = command("import-project", cmd_import_project, "import a project zip made by export")
     p.add_argument("archive", type=Path, metavar="IN.zip")
+    p.add_argument("--name", default=None, help="the project's name here (default: the zip's)")
     command("models", cmd_models, "list the models Longhand knows")
     cli_trust.add_commands(command)
     cli_synthesis.add_commands(command)
@@ -117,12 +119,12 @@ def cmd_search(wb, args) -> tuple[Any, str]:
 
 
 def cmd_export(wb, args) -> tuple[Any, str]:
-    out = wb.export(args.project, args.out)
+    out = wb.export(args.project, args.out, overwrite=args.force)
     return {"project": args.project, "path": str(out)}, f"exported {args.project} to {out}"
 
 
 def cmd_import_project(wb, args) -> tuple[Any, str]:
-    p = wb.import_project(args.archive)
+    p = wb.import_project(args.archive, name=args.name)
     return ({"id": p.id, "name": p.name, "documents": p.document_count},
             f"imported project {p.name} ({p.document_count} documents)")
 

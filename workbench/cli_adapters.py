@@ -65,6 +65,7 @@ def add_commands(command) -> None:
     p.add_argument("project")
     p.add_argument("name")
     p.add_argument("out", type=Path, metavar="OUT.zip")
+    p.add_argument("--force", action="store_true", help="replace OUT.zip if it exists")
     p = command("adapter-scaleout", cmd_scaleout,
                 "write an accelerate (FSDP) config and command for multi-GPU training")
     p.add_argument("project")
@@ -158,7 +159,7 @@ def cmd_use_checkpoint(wb, args) -> tuple[Any, str]:
 def cmd_export_adapter(wb, args) -> tuple[Any, str]:
     from workbench.adapters.service import export_adapter
 
-    out = export_adapter(wb.library, args.project, args.name, args.out)
+    out = export_adapter(wb.library, args.project, args.name, args.out, args.force)
     return {"adapter": args.name, "path": str(out)}, f"exported {args.name} to {out}"
 
 

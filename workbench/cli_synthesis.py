@@ -47,7 +47,8 @@ def add_commands(command) -> None:
     p = command("export-artifact", cmd_export_artifact, "write an artifact as md, csv or srt")
     p.add_argument("artifact_id", type=int)
     p.add_argument("--format", choices=("md", "csv", "srt"), default="md")
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="write it to this file")
+    p.add_argument("--force", action="store_true", help="replace --out if it exists")
 
 
 def _ids(value: str) -> tuple[int, ...]:
@@ -144,8 +145,8 @@ def cmd_artifacts(wb, args) -> tuple[list, str]:
 
 
 def cmd_export_artifact(wb, args) -> tuple[dict, str]:
-    body = wb.export_artifact(args.artifact_id, args.format)
+    body = wb.export_artifact(args.artifact_id, args.format, out=args.out,
+                              overwrite=args.force)
     if args.out:
-        args.out.write_text(body, encoding="utf-8")
         return {"artifact_id": args.artifact_id, "path": str(args.out)}, f"wrote {args.out}"
     return {"artifact_id": args.artifact_id, "format": args.format, "text": body}, body

@@ -39,6 +39,7 @@ class Settings:
     api_key: str | None = None
     api_only: bool = False
     max_upload_bytes: int = 200 * 1024 * 1024
+    max_archive_bytes: int = 1024 * 1024 * 1024  # a whole project zip, unpacked
     # Engine placement (accelerate) and quantization (bitsandbytes); None = library default.
     device_map: str | None = None
     max_memory: str | None = None  # e.g. "cpu=8GiB,0=20GiB"
@@ -89,7 +90,7 @@ def apply_privacy_env(environ: MutableMapping[str, str] | None = None) -> None:
 def _coerce(name: str, value: object) -> object:
     if name in {"data_dir", "cache_dir", "offload_folder"}:
         return Path(str(value)).expanduser()
-    if name in {"port", "max_upload_bytes", "api_queue_size"}:
+    if name in {"port", "max_upload_bytes", "max_archive_bytes", "api_queue_size"}:
         return int(value)  # type: ignore[arg-type]
     if name == "api_only":
         return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}

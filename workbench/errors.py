@@ -40,7 +40,12 @@ class DuplicateDocument(WorkbenchError):
 
 
 class InvalidArchive(WorkbenchError):
-    """A project export zip that is damaged or not ours."""
+    """A project export zip that is damaged, hostile, over the import limits or not ours."""
+
+
+class OutputRefused(WorkbenchError):
+    """A file the user asked to write that would replace the library's own files, or an
+    existing file without --force (overwrite=True)."""
 
 
 class JobNotFound(WorkbenchError):

@@ -192,16 +192,25 @@ class Workbench(SynthesisMixin):
         return self.library.search(project, query, limit)
 
     # -- archives ------------------------------------------------------------------------
-    def export(self, project: str, out: str | Path) -> Path:
-        out = Path(out).expanduser()
-        self.library.export_project(project, out)
-        return out
+    def export(self, project: str, out: str | Path, overwrite: bool = False) -> Path:
+        """The project as a zip at `out`; an existing file is replaced only with `overwrite`,
+        the library's own files never."""
+        return self.library.export_project(project, Path(out).expanduser(), overwrite)
 
-    def import_project(self, archive: str | Path) -> ProjectInfo:
+    def import_project(self, archive: str | Path, name: str | None = None) -> ProjectInfo:
+        """A project zip made by `export`, every original re-imported as an upload would be
+        (same importers, size limit and token count); only names, roles, version order and
+        dates come from the zip."""
+        from workbench.library.archive import ArchiveLimits
+
         path = Path(archive).expanduser()
         if not path.is_file():
             raise WorkbenchError(f"{archive}: no such file")
-        return self.library.import_project(path)
+        seen: dict[str, str] = {}
+        limits = ArchiveLimits(self.settings.max_upload_bytes, self.settings.max_archive_bytes)
+        return self.library.import_project(
+            path, lambda filename, data: self._prepare((filename, data), {}, seen), name,
+            limits=limits)
 
     def count_rows(self) -> dict[str, int]:
         return self.library.count_rows()

@@ -243,8 +243,12 @@ def use_checkpoint(library, project: str, name: str, step: int):
     return done
 
 
-def export_adapter(library, project: str, name: str, out: Path) -> Path:
-    return registry.export_zip(get_adapter(library, project, name), out)
+def export_adapter(library, project: str, name: str, out: Path,
+                   overwrite: bool = False) -> Path:
+    """The adapter as a zip at `out`: never over the library's own files, over an existing
+    file only with `overwrite`."""
+    target = library.files.check_target(out, overwrite)
+    return registry.export_zip(get_adapter(library, project, name), target)
 
 
 def targets_note(model: str, cache_dir: Path) -> str:

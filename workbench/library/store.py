@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from workbench.errors import (DocumentNotFound, InvalidArchive, InvalidProjectName,
                               ProjectExists, ProjectNotFound, UnsupportedDocument)
 from workbench.importers.base import ParsedDocument
-from workbench.library import archive, db, fts, records
+from workbench.library import archive, db, fts, outputs, records
 from workbench.library.models import PROJECT_NAME_MAX, Document, Project, Section, Version
 from workbench.library.types import (DocumentInfo, ImportResult, ProjectInfo, SearchHit,
                                      SectionInfo, VersionInfo)
@@ -45,6 +45,7 @@ class Library:
     def __init__(self, data_dir: Path):
         self.data_dir = Path(data_dir)
         self.db_path = self.data_dir / DB_FILENAME
+        self.files = outputs.LibraryFiles(self.data_dir, self.db_path)
         self._engine = db.create_db_engine(self.db_path)
         self._read = sessionmaker(self._engine, expire_on_commit=False)
         self._write = sessionmaker(
@@ -240,30 +241,53 @@ class Library:
             counts["sections_fts"] = s.scalar(text("SELECT count(*) FROM sections_fts_docsize"))
             return counts
 
-    def export_project(self, project: ProjectRef, out_path: Path) -> Path:
-        """Write the project (originals + all versions, sections, roles as JSON) to a zip."""
+    def export_project(self, project: ProjectRef, out_path: Path,
+                       overwrite: bool = False) -> Path:
+        """Write the project (originals + all versions, sections, roles as JSON) to a zip.
+        Never over the library's own files; over an existing file only with `overwrite`."""
+        target = self.files.check_target(out_path, overwrite)
         with self.reading() as s:
-            return archive.export_project(s, self._project_row(s, project), Path(out_path))
+            row = self._project_row(s, project)
+            with outputs.atomic_output(target, overwrite) as handle:
+                archive.export_project(s, row, handle)
+        return target
 
-    def import_project(self, zip_path: Path, name: str | None = None, *,
-                       max_member_bytes: int = archive.MAX_MEMBER_BYTES) -> ProjectInfo:
-        """Restore an exported project (under `name` if given) in one transaction."""
+    def write_output(self, out_path: Path, data: bytes, overwrite: bool = False) -> Path:
+        """Write `data` to a file the user named, with the same guards as an export."""
+        target = self.files.check_target(out_path, overwrite)
+        with outputs.atomic_output(target, overwrite) as handle:
+            handle.write(data)
+        return target
+
+    def import_project(self, zip_path: Path, derive: archive.Derive, name: str | None = None,
+                       *, limits: archive.ArchiveLimits = archive.ArchiveLimits()
+                       ) -> ProjectInfo:
+        """Restore an exported project (under `name` if given) in one transaction; every
+        version is re-derived from its original by `derive` (see archive.py)."""
         zip_path = Path(zip_path)
-        with archive.open_archive(zip_path, max_member_bytes) as reader:
+        with archive.open_archive(zip_path, limits) as reader:
             project_name = check_project_name(name if name is not None
                                               else reader.manifest.name)
-            try:
-                with self.writing() as s:
-                    if s.scalar(select(Project.id).where(Project.name == project_name)):
-                        raise ProjectExists(f"A project named {project_name!r} already "
-                                            "exists; import it under another name.")
-                    row = archive.restore(s, reader, project_name)
-                    return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at,
-                                       document_count=len(reader.manifest.documents))
-            except exc.IntegrityError as err:
-                raise InvalidArchive(
-                    f"{zip_path.name}: its contents contradict each other ({err.orig}); "
-                    "nothing was imported.") from err
+            self._refuse_existing(project_name)  # before the parsing work
+            documents = archive.prepare(reader, derive)
+        try:
+            with self.writing() as s:
+                self._refuse_existing(project_name, s)
+                row = archive.restore(s, reader.manifest, documents, project_name)
+                return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at,
+                                   document_count=len(documents))
+        except (exc.IntegrityError, OverflowError) as err:
+            raise InvalidArchive(
+                f"{zip_path.name}: its contents contradict each other "
+                f"({getattr(err, 'orig', err)}); nothing was imported.") from err
+
+    def _refuse_existing(self, name: str, s: Session | None = None) -> None:
+        if s is None:
+            with self.reading() as s:
+                return self._refuse_existing(name, s)
+        if s.scalar(select(Project.id).where(Project.name == name)) is not None:
+            raise ProjectExists(f"A project named {name!r} already exists; import it under "
+                                "another name.")
 
     # -- lookups --------------------------------------------------------------------------
     @staticmethod

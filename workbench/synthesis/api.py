@@ -11,6 +11,7 @@ Does not know Gradio or argparse.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 from typing import Callable, Sequence
 
 
@@ -138,10 +139,16 @@ class SynthesisMixin:
     def artifact(self, artifact_id: int):
         return self.jobs.store.artifact(artifact_id)
 
-    def export_artifact(self, artifact_id: int, fmt: str = "md") -> str:
+    def export_artifact(self, artifact_id: int, fmt: str = "md", out: str | Path | None = None,
+                        overwrite: bool = False) -> str:
+        """The artifact as md, csv or srt text; also written to `out` if given (an existing
+        file only with `overwrite`, the library's own files never)."""
         from workbench.jobs.exports import export
 
-        return export(self.artifact(artifact_id), fmt)
+        body = export(self.artifact(artifact_id), fmt)
+        if out is not None:
+            self.library.write_output(Path(out).expanduser(), body.encode("utf-8"), overwrite)
+        return body
 
 
 class Answer:

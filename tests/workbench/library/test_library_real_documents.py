@@ -2,8 +2,9 @@
 parsed is what the library stores, finds and exports."""
 from __future__ import annotations
 
+from workbench.config import Settings
 from workbench.importers import parse_file
-from workbench.library import Library
+from workbench.workbench import Workbench
 
 SCRIPT = "screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain"
 SUBTITLES = "transcripts/glut23__webvtt-py/sample.srt"
@@ -34,8 +35,21 @@ def test_real_screenplay_and_subtitles_round_trip(testdocs, library, tmp_path):
     assert "«" in hits[0].snippet
 
     zip_path = library.export_project("Cyber Bob", tmp_path / "bob.zip")
-    with Library.open(tmp_path / "restored") as other:
-        other.import_project(zip_path)
-        assert other.export_project("Cyber Bob", tmp_path / "bob2.zip").read_bytes() \
-            == zip_path.read_bytes()
+    restored = Workbench(Settings(data_dir=tmp_path / "restored",
+                                  cache_dir=Settings().cache_dir))
+    with restored.library as other:
+        restored.import_project(zip_path)  # re-derived by the importers, tokens counted
         assert [d.filename for d in other.documents("Cyber Bob")] == list(stored)
+        for doc, before in zip(other.documents("Cyber Bob"), stored.values()):
+            assert (doc.sha256, doc.stats, doc.role) == (before.sha256, before.stats,
+                                                          before.role)
+            assert [(s.anchor, s.text) for s in other.sections(doc.id)] == [
+                (s.anchor, s.text) for s in library.sections(before.id)]
+            assert doc.tokens > 0
+        again = other.export_project("Cyber Bob", tmp_path / "bob2.zip")
+        restored_twice = Workbench(Settings(data_dir=tmp_path / "twice",
+                                            cache_dir=Settings().cache_dir))
+        restored_twice.import_project(again)
+        assert restored_twice.export("Cyber Bob", tmp_path / "bob3.zip").read_bytes() \
+            == again.read_bytes()
+        restored_twice.library.close()
