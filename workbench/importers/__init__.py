@@ -124,8 +124,9 @@ def _scrub(value):
     return value
 
 
-def _finish(doc: ParsedDocument) -> ParsedDocument:
-    """What every document guarantees the library: valid Unicode, one section per anchor."""
+def _finish(doc: ParsedDocument, name: str) -> ParsedDocument:
+    """What every document guarantees the library: valid Unicode, one section per anchor,
+    and at least one section with text (a document nothing can find or cite is refused)."""
     doc.title, doc.text = _scrub(doc.title), _scrub(doc.text)
     doc.stats, doc.metadata = _scrub(doc.stats), _scrub(doc.metadata)
     for section in doc.sections:
@@ -133,6 +134,8 @@ def _finish(doc: ParsedDocument) -> ParsedDocument:
             setattr(section, key, _scrub(getattr(section, key)))
         section.meta = _scrub(section.meta)
     unique_anchors(doc.sections)
+    if not doc.text.strip() or not any(s.text.strip() for s in doc.sections):
+        raise UnsupportedDocument("The file contains no text that can be imported.", name)
     return doc
 
 
@@ -149,7 +152,7 @@ def parse_file(data: bytes, filename: str, max_bytes: int = DEFAULT_MAX_BYTES) -
         raise UnsupportedDocument(
             f"Longhand cannot read this kind of file ({suffix}): it is not text, and not "
             "PDF, Word (.docx), Final Draft (.fdx), Fountain, SRT or WebVTT.", name)
-    return _finish(module.parse(data, name))
+    return _finish(module.parse(data, name), name)
 
 
 __all__ = ["IMPORTERS", "SUPPORTED_SUFFIXES", "DEFAULT_MAX_BYTES", "ParsedDocument",
