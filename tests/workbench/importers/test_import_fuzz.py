@@ -157,8 +157,8 @@ KINDS = ["pdf", "docx", "fdx", "subtitles", "fountain", "text"]
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_fuzzed_real_documents_import_or_are_refused_cleanly(bench, testdocs, kind):
-    figures = _fuzz(bench, _seeds(testdocs, kind), kind, examples=30)
-    assert figures["tried"] == 30 and figures["rows written on refusal"] == 0
+    figures = _fuzz(bench, _seeds(testdocs, kind), kind, examples=50)
+    assert figures["tried"] == 50 and figures["rows written on refusal"] == 0
     assert figures["refused"] > 0  # the mutations do reach the refusals
 
 

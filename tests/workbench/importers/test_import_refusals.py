@@ -6,9 +6,12 @@ import io
 import os
 import random
 import struct
+import subprocess
+import sys
 import threading
 import tracemalloc
 import zipfile
+from pathlib import Path
 
 import pytest
 from docx import Document
@@ -236,3 +239,26 @@ def test_lone_surrogates_in_extracted_text_are_replaced_and_the_import_stores(da
     [result] = wb.import_files("P", [("siege.pdf", data)])
     assert result.status == "created" and wb.count_rows()["sections"] == 1
     assert [h.anchor for h in wb.search("P", "river")] == ["p. 1"]
+
+
+def test_cli_refuses_special_files_and_undecodable_names_with_exit_2(tmp_path):
+    """`python -m workbench import` as a user runs it: before, a name holding a byte that is not
+    UTF-8 was a UnicodeEncodeError traceback from SQLite and a FIFO was "a folder"."""
+    root = Path(__file__).resolve().parents[3]
+    data_dir, odd = tmp_path / "data", tmp_path / os.fsdecode(b"caf\xff.txt")
+    odd.write_bytes(b"The keeper lit the lamp.\n")
+    os.mkfifo(tmp_path / "pipe.txt")
+
+    def cli(*args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LONGHAND_")}
+        return subprocess.run([sys.executable, "-m", "workbench", "--data-dir", str(data_dir),
+                               *args], cwd=root, capture_output=True, text=True, timeout=300,
+                              env=env, errors="backslashreplace")
+
+    assert cli("new-project", "P").returncode == 0
+    for path, message in ((odd, "not valid Unicode"), (tmp_path / "pipe.txt", "it is a pipe"),
+                          (Path("/dev/zero"), "it is a device")):
+        out = cli("import", "P", str(path))
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.startswith("error: ") and message in out.stderr, out.stderr
+        assert "Traceback" not in out.stderr

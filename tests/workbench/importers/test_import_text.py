@@ -201,7 +201,8 @@ def test_spacelog_relay_and_station_labels_are_speakers():
     assert texts[3] == "Roger. Auto One. Reading Warfare loud and clear."
     assert texts[6] == "I copy you loud and clear, Murph."  # the _extra line is metadata
     assert texts[11] == "(Static; no voice copied.)"
-    assert "_page" not in doc.text and "_extra" not in doc.text and "Relay aircraft" not in doc.text
+    assert "_page" not in doc.text and "_extra" not in doc.text
+    assert "Relay aircraft" not in doc.text
     assert [s.end_s for s in doc.sections[7:10]] == [27914.0, 27914.0, 27962.0]
 
 
