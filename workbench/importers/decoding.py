@@ -30,6 +30,9 @@ _MAX_BAD = 0.01  # share of a window that may be control characters
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),  # before UTF-16's
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _CONTROL = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f]")
+_NOT_CONTROL_BYTES = bytes(b for b in range(256)
+                           if not (b < 0x20 or b == 0x7f) or b in b"\t\n\r\f")
+_C1_UTF8 = re.compile(b"\xc2[\x80-\x9f]")
 # What random bytes decode to in UTF-16/32: controls, U+FFFD for invalid units, private use.
 _WIDE_JUNK = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd\ue000-\uf8ff]")
 
@@ -132,10 +135,14 @@ def decode_text(data: bytes, filename: str | None = None) -> str:
             _refuse_binary(filename, nul)
         try:
             text = _normalise(data.decode("utf-8"))
+            # UTF-8: a control character is a byte below 0x20 or 0x7f, or C2 80..C2 9f; when
+            # there is none (nearly always), the windowed scan has nothing to find.
+            junk = _CONTROL if (data.translate(None, _NOT_CONTROL_BYTES)
+                                or _C1_UTF8.search(data)) else None
         except UnicodeDecodeError:
             text = _normalise(_guess_decode(data))
-        junk = _CONTROL
-    at = _binary_at(text, junk)
+            junk = _CONTROL
+    at = _binary_at(text, junk) if junk is not None else None
     if at is not None:
         _refuse_binary(filename, at * len(data) / max(len(text), 1))
     if not text.strip():

@@ -43,13 +43,15 @@ def test_real_transcript_in_a_wide_encoding_keeps_its_cues(testdocs, codec):
         (s.anchor, s.speaker, s.text) for s in plain.sections]
 
 
-@pytest.mark.parametrize("nul", [True, False])
-def test_binary_after_the_first_64_kb_is_refused(testdocs, nul):
+@pytest.mark.parametrize("junk", ["random", "random without NUL", "valid UTF-8 controls"])
+def test_binary_after_the_first_64_kb_is_refused(testdocs, junk):
     prose = (testdocs / SHERLOCK).read_bytes()
-    junk = bytearray(random.Random(7).randbytes(16_384))
-    if not nul:
-        junk = junk.replace(b"\x00", b"\x01")
-    data = prose[:300_000] + bytes(junk) + prose[300_000:400_000]
+    tail = random.Random(7).randbytes(16_384)
+    if junk == "random without NUL":
+        tail = tail.replace(b"\x00", b"\x01")
+    elif junk == "valid UTF-8 controls":  # C0 and C1 controls, every byte valid UTF-8
+        tail = "".join(chr(c) for c in [*range(1, 9), 0x1b, *range(0x80, 0xa0)] * 200).encode()
+    data = prose[:300_000] + tail + prose[300_000:400_000]
     with pytest.raises(UnsupportedDocument, match="binary"):
         parse_file(data, "sherlock.txt")
     assert parse_file(prose[:400_000], "sherlock.txt").kind == "prose"
