@@ -3,9 +3,15 @@
 Why one module: all three arrive as .txt (or no extension at all, like the Spacelog NASA logs)
 and differ only in their lines. A file is a transcript when most of its paragraphs open with a
 speaker label (`CDR:`, `Interviewer:`), optionally after a timestamp `[hh:mm:ss]` or, as in
-Spacelog, `[DD:HH:MM:SS]` on its own line; `_page :`/`_tape :` metadata lines are skipped and
-Spacelog's `[glossary:TERM]` markup is reduced to its text. Anything else is paragraphs.
-A cue without a timestamp is cited by paragraph (`¶ N`); one with a timestamp by its time.
+Spacelog, `[DD:HH:MM:SS]` on its own line; `_page :`/`_tape :`/`_extra :` metadata lines are
+skipped and Spacelog's `[glossary:TERM]` markup is reduced to its text. Anything else is
+paragraphs. Labels are call signs in capitals with digits, `_ - ? . / ( )` and up to four
+words (`CC_A1`, `CC_HAW`, `CC_?`, `CV-39`, `CDR (EVA)`, `PATRON ONE`), a lone `?` (an
+unidentified voice), or up to three capitalised words (`Jane Doe`, `FlagPlot`). A line without
+a label continues the cue before it, unless a new timestamp came in between: then it is a cue
+of its own at that time, never glued to the previous speaker.
+A cue without a timestamp is cited by paragraph (`¶ N`); one with a timestamp by its time, a
+second utterance under the same stamp as "00:12:04 (2)" (base.unique_anchors).
 
 Owns: transcript detection and cues, paragraphs. Does not know: subtitle timing lines
 (subtitles.py) or screenplay structure (fountain.py, which is sniffed before this module).
