@@ -12,7 +12,10 @@ class UnsupportedDocument(WorkbenchError):
     def __init__(self, reason: str, filename: str | None = None):
         self.reason = reason
         self.filename = filename
-        super().__init__(f"{filename}: {reason}" if filename else reason)
+        message = f"{filename}: {reason}" if filename else reason
+        # A name from the file system may hold bytes that are not UTF-8 (lone surrogates):
+        # escape them, so the message can always be printed, logged and sent as JSON.
+        super().__init__(message.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 class ProjectNotFound(WorkbenchError):

@@ -152,19 +152,10 @@ class Workbench(SynthesisMixin):
             if len(data) > limit:
                 raise UnsupportedDocument(_too_large(len(data), limit), name)
             return name, bytes(data)
+        from workbench.importers.files import read_path
+
         path = Path(item).expanduser()
-        try:
-            size = path.stat().st_size
-            if not path.is_file():
-                raise UnsupportedDocument("This is a folder, not a file.", path.name)
-            if size > limit:
-                raise UnsupportedDocument(_too_large(size, limit), path.name)
-            return path.name, path.read_bytes()
-        except FileNotFoundError:
-            raise UnsupportedDocument("There is no such file.", str(item)) from None
-        except PermissionError:
-            raise UnsupportedDocument("The file cannot be read (permission denied).",
-                                      str(item)) from None
+        return path.name, read_path(path, limit)  # never reads a device or a pipe
 
     def documents(self, project: str) -> list[DocumentInfo]:
         return self.library.documents(project)
@@ -221,6 +212,7 @@ def _display_name(item: ImportItem) -> str:
 
 
 def _too_large(size: int, limit: int) -> str:
-    mb = 1024 * 1024
-    return (f"The file is {size / mb:.1f} MB, over the import limit of {limit / mb:.1f} MB "
-            "(LONGHAND_MAX_UPLOAD_BYTES sets it).")
+    from workbench.importers.files import LIMIT_HINT
+    from workbench.importers.sizes import over_limit
+
+    return over_limit(size, limit) + LIMIT_HINT

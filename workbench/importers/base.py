@@ -20,6 +20,28 @@ def time_anchor(seconds: float) -> str:
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
+def unique_anchors(sections: list["Section"]) -> list["Section"]:
+    """Make every anchor in a document unique, in place, deterministically: the first section
+    keeps an anchor as it is, the n-th later one with the same anchor becomes "ANCHOR (n)"
+    ("00:12:04", "00:12:04 (2)", "00:12:04 (3)"; "Sc. 2", "Sc. 2 (2)"). Two utterances under
+    one transcript stamp, two subtitles starting in the same second or a scene number written
+    twice would otherwise share a handle that a citation cannot tell apart."""
+    taken = {s.anchor for s in sections}
+    seen: dict[str, int] = {}
+    for section in sections:
+        count = seen.get(section.anchor, 0) + 1
+        seen[section.anchor] = count
+        if count == 1:
+            continue
+        candidate = f"{section.anchor} ({count})"
+        while candidate in taken:
+            count += 1
+            candidate = f"{section.anchor} ({count})"
+        taken.add(candidate)
+        section.anchor = candidate
+    return sections
+
+
 def page_anchor(page: int) -> str:
     return f"p. {page}"
 

@@ -51,7 +51,7 @@ def _load(data: bytes, filename: str) -> XmlElement:
             "This Final Draft file declares XML entities or a document type, which Final Draft "
             "never writes; it was refused because such files can be used to attack the "
             "program (for example an 'entity bomb').", filename) from None
-    except (ParseError, ValueError) as exc:
+    except (ParseError, ValueError, LookupError) as exc:  # LookupError: unknown encoding=
         raise UnsupportedDocument(
             f"This Final Draft file is damaged or incomplete (the XML is broken: {exc}). "
             "Try saving it again from Final Draft.", filename) from None

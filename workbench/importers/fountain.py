@@ -113,8 +113,10 @@ def parse(data: bytes, filename: str) -> ParsedDocument:
     meta, body = split_title_page(strip_notes(text))
     elements, outline = to_elements(body)
     readable, sections, stats = assemble(elements)
-    if not sections and not meta:
-        raise UnsupportedDocument("This Fountain file has no screenplay text in it.", filename)
+    if not sections:  # nothing to search or cite, even when a title page is there
+        raise UnsupportedDocument(
+            "This Fountain file has a title page but no screenplay text after it." if meta
+            else "This Fountain file has no screenplay text in it.", filename)
     metadata: dict = {"title_page": meta}
     if outline:
         metadata["outline"] = outline

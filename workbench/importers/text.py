@@ -3,9 +3,15 @@
 Why one module: all three arrive as .txt (or no extension at all, like the Spacelog NASA logs)
 and differ only in their lines. A file is a transcript when most of its paragraphs open with a
 speaker label (`CDR:`, `Interviewer:`), optionally after a timestamp `[hh:mm:ss]` or, as in
-Spacelog, `[DD:HH:MM:SS]` on its own line; `_page :`/`_tape :` metadata lines are skipped and
-Spacelog's `[glossary:TERM]` markup is reduced to its text. Anything else is paragraphs.
-A cue without a timestamp is cited by paragraph (`¶ N`); one with a timestamp by its time.
+Spacelog, `[DD:HH:MM:SS]` on its own line; `_page :`/`_tape :`/`_extra :` metadata lines are
+skipped and Spacelog's `[glossary:TERM]` markup is reduced to its text. Anything else is
+paragraphs. Labels are call signs in capitals with digits, `_ - ? . / ( )` and up to four
+words (`CC_A1`, `CC_HAW`, `CC_?`, `CV-39`, `CDR (EVA)`, `PATRON ONE`), a lone `?` (an
+unidentified voice), or up to three capitalised words (`Jane Doe`, `FlagPlot`). A line without
+a label continues the cue before it, unless a new timestamp came in between: then it is a cue
+of its own at that time, never glued to the previous speaker.
+A cue without a timestamp is cited by paragraph (`¶ N`); one with a timestamp by its time, a
+second utterance under the same stamp as "00:12:04 (2)" (base.unique_anchors).
 
 Owns: transcript detection and cues, paragraphs. Does not know: subtitle timing lines
 (subtitles.py) or screenplay structure (fountain.py, which is sniffed before this module).
@@ -15,15 +21,19 @@ from __future__ import annotations
 import re
 
 from workbench.errors import UnsupportedDocument
-from workbench.importers.base import ParsedDocument, Section, paragraph_anchor, time_anchor
+from workbench.importers.base import (ParsedDocument, Section, paragraph_anchor, time_anchor,
+                                      unique_anchors)
 from workbench.importers.decoding import decode_text, looks_like_text
 
 SUFFIXES = (".txt", ".text", ".md", ".markdown")
 _MARKDOWN_SUFFIXES = (".md", ".markdown")
 
 _STAMP = re.compile(r"^\[(-?)(\d{1,3}(?::\d{1,2}){2,3}(?:\.\d+)?)\]\s*(.*)$")
+# A label is an upper-case call sign (CDR, CC_A1, CC_HAW, CC_?, CV-39, CDR (EVA), PATRON ONE),
+# a lone '?' (an unidentified voice), or up to three capitalised words (Jane Doe, FlagPlot).
+# '?' only in call signs: 'Why?: ...' in notes is not a speaker.
 _SPEAKER = re.compile(
-    r"^([A-Z][A-Z0-9./()'&\-]*(?: [A-Z0-9(][A-Za-z0-9./()'&\-]*){0,3}"
+    r"^([A-Z?][A-Z0-9_?./()'&\-]*(?: [A-Z0-9(?][A-Za-z0-9_?./()'&\-]*){0,3}"
     r"|[A-Z][a-z][\w.'\-]*(?: [A-Z][\w.'\-]*){0,2})\s*:\s+(\S.*)$")
 _META = re.compile(r"^_\w+\s*:")
 _MARKUP = re.compile(r"\[(?:glossary|time):([^\]|]+)(?:\|([^\]]+))?\]")
@@ -72,8 +82,12 @@ def is_transcript(text: str) -> bool:
 
 
 def transcript_cues(text: str) -> list[Section]:
+    """One cue per labelled line; an unlabelled line continues the cue before it, unless a
+    new timestamp came in between (then it is a cue of its own, without a speaker, at that
+    time). Anchors are the start time (¶ N when untimed), made unique per document."""
     cues: list[Section] = []
     start: float | None = None
+    fresh_stamp = False  # a timestamp was read and no cue has taken it yet
     for raw in text.split("\n"):
         line = raw.strip()
         if not line or _META.match(line):
@@ -81,6 +95,7 @@ def transcript_cues(text: str) -> list[Section]:
         stamp = _STAMP.match(line)
         if stamp:
             start = stamp_seconds(stamp.group(1), stamp.group(2))
+            fresh_stamp = True
             line = stamp.group(3)
             if not line:
                 continue
@@ -89,10 +104,12 @@ def transcript_cues(text: str) -> list[Section]:
             cues.append(Section(kind="cue", anchor="", ordinal=len(cues),
                                 text=_MARKUP.sub(_unmark, said.group(2)).strip(),
                                 start_s=start, speaker=said.group(1).strip()))
-        elif cues:
+        elif cues and not fresh_stamp:
             cues[-1].text += " " + _MARKUP.sub(_unmark, line)
         else:
-            cues.append(Section(kind="cue", anchor="", ordinal=0, text=line, start_s=start))
+            cues.append(Section(kind="cue", anchor="", ordinal=len(cues),
+                                text=_MARKUP.sub(_unmark, line), start_s=start))
+        fresh_stamp = False
     for i, cue in enumerate(cues):
         later = cues[i + 1].start_s if i + 1 < len(cues) else None
         if cue.start_s is None:
@@ -100,7 +117,7 @@ def transcript_cues(text: str) -> list[Section]:
             continue
         cue.anchor = signed_time_anchor(cue.start_s)
         cue.end_s = later if later is not None and later >= cue.start_s else cue.start_s
-    return cues
+    return unique_anchors(cues)
 
 
 def _unmark(m: re.Match) -> str:

@@ -109,7 +109,10 @@ def find_mentions(answer: str) -> list[Mention]:
 
 
 def _candidates(mention: Mention, sections: Mapping[int, Sequence]) -> tuple[list, str]:
-    exact = [(d, s) for d, secs in sections.items() for s in secs if s.anchor == mention.anchor]
+    # "07:45:14" also names "07:45:14 (2)": the importers number repeats of an anchor
+    twin = mention.anchor + " ("
+    exact = [(d, s) for d, secs in sections.items() for s in secs
+             if s.anchor == mention.anchor or s.anchor.startswith(twin)]
     if exact or mention.seconds is None:
         return exact, ""
     inside = []

@@ -112,3 +112,12 @@ def test_fuzz_fdx_never_crashes(data):
     except UnsupportedDocument:
         return
     assert isinstance(doc, ParsedDocument)
+
+
+@pytest.mark.parametrize("declared", [b"TTF-8", b"x-no-such-codec", b"UTF-8\x00"])
+def test_unknown_xml_encoding_is_refused(testdocs, declared):
+    """Found by the Workbench fuzz run: one flipped byte in the declaration was a LookupError."""
+    data = (testdocs / SP / "vilcans__screenplain/simple.fdx").read_bytes()
+    data = data.replace(b'encoding="UTF-8"', b'encoding="' + declared + b'"', 1)
+    with pytest.raises(UnsupportedDocument, match="damaged"):
+        fdx.parse(data, "simple.fdx")

@@ -1,6 +1,7 @@
 """Fountain importer against the real screenplays in testdocs, plus a fuzz test."""
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -146,3 +147,10 @@ def test_fuzz_fountain_never_crashes(data):
     except UnsupportedDocument:
         return
     assert isinstance(doc, ParsedDocument) and doc.kind == "screenplay"
+
+
+@pytest.mark.parametrize("data", [b"Title:", b"Title: Lighthouse\nAuthor: Anna\n"])
+def test_title_page_without_a_script_is_refused(data):
+    """Found by the Workbench fuzz run: it was stored with no sections at all."""
+    with pytest.raises(UnsupportedDocument, match="title page but no screenplay text"):
+        fountain.parse(data, "t.fountain")

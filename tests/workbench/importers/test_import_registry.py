@@ -79,7 +79,7 @@ def test_bad_bytes_get_specific_messages(data, name, message):
 
 def test_size_limit_is_checked_before_parsing(testdocs):
     data = (testdocs / FOUNTAIN).read_bytes()
-    with pytest.raises(UnsupportedDocument, match="over the import limit of 0.0 MB"):
+    with pytest.raises(UnsupportedDocument, match="197 bytes, over the import limit of 100 bytes"):
         parse_file(data, "simple.fountain", max_bytes=100)
     assert parse_file(data, "simple.fountain", max_bytes=len(data)).stats["scenes"] == 1
 
@@ -129,3 +129,15 @@ def test_fuzz_parse_file_only_raises_unsupported(data, name):
     except UnsupportedDocument:
         return
     assert isinstance(doc, ParsedDocument) and doc.kind in KINDS
+
+
+def test_anchors_are_unique_for_every_format():
+    srt = (b"1\n00:00:01,000 --> 00:00:01,400\nAnna: Now?\n\n"
+           b"2\n00:00:01,500 --> 00:00:02,000\nTom: Now.\n\n"
+           b"3\n00:00:01,700 --> 00:00:03,000\nAnna: Go!\n")
+    doc = parse_file(srt, "overlap.srt")
+    assert [s.anchor for s in doc.sections] == ["00:00:01", "00:00:01 (2)", "00:00:01 (3)"]
+    fountain = (b"INT. KITCHEN - NIGHT #2#\n\nRain.\n\nANNA\nHello?\n\n"
+                b"EXT. PIER - DAWN #2#\n\nFog.\n\nTOM\nNobody.\n")
+    doc = parse_file(fountain, "twice.fountain")
+    assert [s.anchor for s in doc.sections] == ["Sc. 2", "Sc. 2 (2)"]

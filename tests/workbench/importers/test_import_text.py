@@ -109,3 +109,121 @@ def test_fuzz_text_never_crashes(data):
     except UnsupportedDocument:
         return
     assert isinstance(doc, ParsedDocument) and doc.kind in ("transcript", "notes", "prose")
+
+
+# Mercury-Atlas 8 (Sigma Seven) style: Spacelog's text format as in the testdocs' a11/TEC and
+# mr3/ATG ('[DD:HH:MM:SS]' line, 'SPEAKER: text', 5-space continuation lines, '_page :' /
+# '_extra :' metadata), with the relay and station labels of a long Mercury log: CC_A1, CC_A2,
+# CC_HAW, CC_?, ?, a spaced label (PATRON ONE), mixed case (Stony, FlagPlot), an '_extra' that
+# itself holds 'Label:' text, two utterances under one stamp, and a stamp with no label.
+SPACELOG_RELAYS = """\
+[-00:00:00:05]
+_extra : CNV-1/nCAPE CANAVERAL
+_page : 10
+Stony: 5, 4, 3
+
+[00:00:00:02]
+P: I have the lift-off. Clock has started.
+     And she feels real nice.
+
+[00:06:21:32]
+_page : 143
+_extra : CNV-5
+Warfare: Auto One. Warfare. Do you read me?
+
+[00:06:21:34]
+CC_A1: Roger. Auto One. Reading Warfare loud and
+     clear.
+
+[00:06:21:58]
+?: Mercury will pick it up.
+
+[00:06:22:16]
+CC_A2: Sigma Seven. Auto Two. Do you read?
+
+[00:06:22:34]
+_extra : Warfare: Relay aircraft communicator at Cape Canaveral./nCNV-5
+P: I copy you loud and clear, Murph.
+
+[00:07:45:10]
+_extra : HAWAII
+CC_HAW: Sigma Seven, Hawaii Cap Com. Standing by
+     for your report.
+
+[00:07:45:14]
+P: Roger, Hawaii. All systems are go.
+
+CC_HAW: Understand, all go.
+
+[00:07:46:02]
+CC_?: . . . say again?
+
+[00:07:50:00]
+(Static; no voice copied.)
+
+[00:09:14:01]
+_extra: FlagPlot is "Communicator on board the recovery vessel."
+FlagPlot: Roger. Sigma Seven. Flag Plot. Are you stable
+     and on the water?
+
+[00:09:14:05]
+PATRON ONE: Patron One has the capsule in sight.
+
+[00:09:14:05]
+_page : 211
+P: Roger, Patron One.
+"""
+
+
+def test_spacelog_relay_and_station_labels_are_speakers():
+    doc = text.parse(SPACELOG_RELAYS.encode(), "TEC")
+    assert doc.kind == "transcript" and doc.stats["cues"] == 15 == len(doc.sections)
+    assert [(s.speaker, s.anchor, s.start_s) for s in doc.sections] == [
+        ("Stony", "-00:00:05", -5.0),
+        ("P", "00:00:02", 2.0),
+        ("Warfare", "06:21:32", 22892.0),
+        ("CC_A1", "06:21:34", 22894.0),
+        ("?", "06:21:58", 22918.0),
+        ("CC_A2", "06:22:16", 22936.0),
+        ("P", "06:22:34", 22954.0),
+        ("CC_HAW", "07:45:10", 27910.0),
+        ("P", "07:45:14", 27914.0),
+        ("CC_HAW", "07:45:14 (2)", 27914.0),  # a second utterance under the same stamp
+        ("CC_?", "07:46:02", 27962.0),
+        (None, "07:50:00", 28200.0),  # no label: its own cue at its own stamp
+        ("FlagPlot", "09:14:01", 33241.0),
+        ("PATRON ONE", "09:14:05", 33245.0),
+        ("P", "09:14:05 (2)", 33245.0)]
+    assert doc.stats["speakers"] == ["?", "CC_?", "CC_A1", "CC_A2", "CC_HAW", "FlagPlot",
+                                     "P", "PATRON ONE", "Stony", "Warfare"]
+    texts = [s.text for s in doc.sections]
+    assert texts[1] == "I have the lift-off. Clock has started. And she feels real nice."
+    assert texts[3] == "Roger. Auto One. Reading Warfare loud and clear."
+    assert texts[6] == "I copy you loud and clear, Murph."  # the _extra line is metadata
+    assert texts[11] == "(Static; no voice copied.)"
+    assert "_page" not in doc.text and "_extra" not in doc.text
+    assert "Relay aircraft" not in doc.text
+    assert [s.end_s for s in doc.sections[7:10]] == [27914.0, 27914.0, 27962.0]
+
+
+def test_anchors_are_unique_in_every_real_transcript(testdocs):
+    a11 = text.parse((testdocs / LOG / "a11/TEC").read_bytes(), "TEC")
+    anchors = [s.anchor for s in a11.sections]
+    assert len(set(anchors)) == len(anchors) == 8482
+    # the two stamps that carry a second SPEAKER: line: the second utterance gets the suffix
+    step = anchors.index("109:24:48")
+    assert anchors[step + 1] == "109:24:48 (2)"
+    assert a11.sections[step + 1].text.startswith("And the - the surface is fine and powdery")
+    assert sorted(a for a in anchors if a.endswith(")") and "(" in a) == [
+        "07:53:01 (2)", "109:24:48 (2)"]
+
+
+@pytest.mark.parametrize("notes", [
+    "Note: the second act drags.\n\nWhy?: nobody asked.\n\nTODO: call Anna.\n\n"
+    "The town is small and wet; everyone knows the keeper.\n\nAnd then it rained.\n",
+    "Chapter 1: The Keeper\n\nIt was late. The lamp was out.\n\nChapter 2: The Storm\n\n"
+    "Rain. Wind. The ferry did not come.\n\nShe waited at the pier until dawn.\n",
+])
+def test_prose_with_colons_stays_prose(notes):
+    doc = text.parse(notes.encode(), "notes.txt")
+    assert doc.kind == "notes" and all(s.kind == "paragraph" for s in doc.sections)

@@ -61,3 +61,20 @@ def test_a_timecode_inside_a_cue_resolves_to_that_cue(wb, testdocs):
     assert c.verified and c.section_id == a.id and c.reason == f"inside cue {a.anchor}"
     (far,) = check("At 09:59:59 nothing happens.", sections)
     assert not far.verified
+
+
+def test_a_second_utterance_under_one_stamp_is_found_by_the_stamp(wb):
+    """Two utterances under one Spacelog stamp are anchored '07:45:14' and '07:45:14 (2)'
+    (anchors are unique per document); citing the stamp still verifies a quote from either."""
+    log = ("[00:07:45:10]\nCC_HAW: Sigma Seven, Hawaii Cap Com. Standing by.\n\n"
+           "[00:07:45:14]\nP: Roger, Hawaii. All systems are go.\n\n"
+           "CC_HAW: Understand, all go. Stand by for retrosequence time.\n\n"
+           "[00:07:46:02]\nCC_?: . . . say again?\n")
+    [res] = wb.import_files("p", [("TEC", log.encode())])
+    sections = {res.document.id: wb.sections(res.document.id)}
+    assert [s.anchor for s in sections[res.document.id]] == [
+        "07:45:10", "07:45:14", "07:45:14 (2)", "07:46:02"]
+    for cited in ("07:45:14", "07:45:14 (2)"):
+        (c,) = check(f'At [{cited}] Hawaii says "Understand, all go" and moves on.', sections)
+        assert c.verified and c.quote == "Understand, all go", c.reason
+        assert c.section_id == sections[res.document.id][2].id
