@@ -117,15 +117,17 @@ class GenericRunner:
         self.model = model
         self.cache = None
         self.cached_tokens = 0  # prompt tokens the last prefill read from the prefix cache
+        self.prefix_cache = None
         self.token = torch.empty((1, 1), dtype=torch.long, device=model.device)  # reused
 
     def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
         import torch
         from transformers.cache_utils import DynamicCache
 
-        if prefix_cache is not None:
-            self.cache, logits = prefix_cache.prefill(self.model, prompt_ids, cancel)
+        if prefix_cache is not None:  # its store waits for close(): not before the first token
+            self.cache, logits = prefix_cache.prefill(self.model, prompt_ids, cancel, defer=True)
             self.cached_tokens = prefix_cache.last.get("cached_tokens", 0)
+            self.prefix_cache = prefix_cache
             return logits
         self.cache = DynamicCache(config=self.model.config)
         ids = torch.tensor([prompt_ids], dtype=torch.long, device=self.model.device)  # (1, P)
@@ -136,6 +138,8 @@ class GenericRunner:
         return decode_step(self.model, self.token, self.cache)
 
     def close(self) -> None:
+        if self.prefix_cache is not None:
+            self.prefix_cache.flush()
         self.cache = None
 
 
@@ -148,6 +152,7 @@ class FastRunner:
         self.fast = fast
         self.cache = fast.new_cache(tokens)
         self.cached_tokens = 0
+        self.prefix_cache = None
         self.token = torch.empty((1,), dtype=torch.long)  # reused every step
 
     def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
@@ -155,8 +160,9 @@ class FastRunner:
 
         if prefix_cache is not None:  # stored KV is copied into the preallocated cache
             logits = prefix_cache.prefill_fast(self.fast, self.cache, prompt_ids, PREFILL_CHUNK,
-                                               cancel)
+                                               cancel, defer=True)
             self.cached_tokens = prefix_cache.last.get("cached_tokens", 0)
+            self.prefix_cache = prefix_cache
             return logits
         ids = torch.tensor(prompt_ids, dtype=torch.long)  # (P,)
         return self.fast.prefill(ids, self.cache, PREFILL_CHUNK, cancel)
@@ -166,6 +172,8 @@ class FastRunner:
         return self.fast.decode(self.token, self.cache)
 
     def close(self) -> None:
+        if self.prefix_cache is not None:  # the prompt's KV is still in place: store it now
+            self.prefix_cache.flush()
         self.fast.release(self.cache)
 
 

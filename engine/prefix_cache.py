@@ -123,6 +123,7 @@ class PrefixCache:
         self.block = block
         self.max_bytes = max_bytes
         self.last: dict = {}
+        self._pending = None  # a deferred store, run by `flush`
         self._lock = threading.Lock()
 
     def _dir(self, identity: str) -> Path:
@@ -297,10 +298,20 @@ class PrefixCache:
                      "prefill_s": round(time.perf_counter() - loaded - store_s, 4),
                      "store_s": round(store_s, 4), "note": note}
 
-    def prefill(self, model, prompt_ids: list[int], cancel=None):
+    def flush(self) -> None:
+        """Run the store a `defer=True` prefill left (its cache must still hold the prompt's
+        KV; decoded tokens after it do not matter); `last` then says what was stored."""
+        with self._lock:
+            pending, self._pending = self._pending, None
+            if pending is not None:
+                stored, note, store_s = self._store_safely(pending)
+                self.last.update(stored_tokens=stored, note=note, store_s=round(store_s, 4))
+
+    def prefill(self, model, prompt_ids: list[int], cancel=None, defer: bool = False):
         """The generation hook for transformers' forward: (cache, last-position logits or None
         when cancelled). Restores the longest stored prefix, prefills the rest, stores the new
-        prefix."""
+        prefix: now, or with `defer` at `flush` (after the answer, so writing the entry does
+        not delay the first token; a V4 state is always written at its boundary)."""
         import torch
         from transformers.cache_utils import DynamicCache
 
@@ -331,15 +342,21 @@ class PrefixCache:
                 if logits is None:
                     break
                 if store_now and b == (boundary if v4 else pieces[-1]):
-                    stored, note, store_s = self._store_safely(
-                        lambda: self.store(model, prompt_ids, cache, identity))
+                    def store() -> int:
+                        return self.store(model, prompt_ids, cache, identity)
+                    if defer and not v4:
+                        self._pending = store
+                    else:
+                        stored, note, store_s = self._store_safely(store)
             self._report(len(prompt_ids), hit, stored, started, loaded, store_s, note)
             return cache, logits
 
-    def prefill_fast(self, fast, kv, prompt_ids: list[int], chunk: int, cancel=None):
+    def prefill_fast(self, fast, kv, prompt_ids: list[int], chunk: int, cancel=None,
+                     defer: bool = False):
         """The hook for engine/llama_fast.py: fill `kv` (a fresh KVCache) with the longest
-        stored prefix, prefill the rest on the fast forward, store the new prefix; returns the
-        last-position logits or None when cancelled. Same entries as `prefill`'s."""
+        stored prefix, prefill the rest on the fast forward, store the new prefix (now, or at
+        `flush` with `defer`); returns the last-position logits or None when cancelled. Same
+        entries as `prefill`'s."""
         import torch
 
         with self._lock:
@@ -365,7 +382,10 @@ class PrefixCache:
                         kept[f"k{i}"] = kv.k[i, None, :, :boundary].contiguous()  # (1, KV, T, D)
                         kept[f"v{i}"] = kv.v[i, None, :, :boundary].contiguous()
                     return self._save(identity, prompt_ids, kept, {}, _model_type(model))
-                stored, note, store_s = self._store_safely(store)
+                if defer:
+                    self._pending = store
+                else:
+                    stored, note, store_s = self._store_safely(store)
             self._report(len(prompt_ids), hit, stored, started, loaded, store_s, note)
             return logits
 
