@@ -69,7 +69,7 @@ def test_anthropic_reports_cache_reads_despite_the_billing_header(server, librar
         counted = claude.messages.count_tokens(model=DEFAULT_MODEL, system=system,
                                                messages=messages).input_tokens
         reply = claude.messages.create(model=DEFAULT_MODEL, max_tokens=MAX_TOKENS,
-                                       temperature=0, system=system, messages=messages)
+                                       system=system, messages=messages)
         return counted, reply.usage
 
     ask("Who is Cyber Bob?", "a1b2c")

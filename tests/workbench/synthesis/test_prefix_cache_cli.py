@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from embedded_cache import shared_cache_dir
 
+from workbench.ui.tab_synthesize import cache_line
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -36,6 +38,13 @@ def _cli(data_dir: Path, *args: str, **env: str) -> dict:
 def _synthesize(data_dir: Path, question: str, *extra: str, **env: str) -> dict:
     return _cli(data_dir, "synthesize", "cyber", "--prompt", question,
                 "--max-new-tokens", "6", *extra, **env)
+
+
+def _saved(data_dir: Path, artifact_id: int):
+    from workbench.config import Settings
+    from workbench.workbench import Workbench
+
+    return Workbench(Settings(data_dir=data_dir)).artifact(artifact_id)
 
 
 def _tiny_model(folder: Path) -> Path:
@@ -75,8 +84,11 @@ def test_second_run_reads_the_library_from_the_cache(tmp_path, testdocs):
     prompt = second["usage"]["prompt_tokens"]
     assert prompt > 1000 and second["usage"]["cached_tokens"] >= 0.7 * prompt
     assert isinstance(second["ttft_s"], float) and second["ttft_s"] > 0
-    again = _cli(data, "artifacts", "cyber")
-    assert len(again) == 2
+    saved = _saved(data, second["artifact_id"])  # the artifact, as the Synthesize tab shows it
+    assert saved.extra["cached_tokens"] == second["usage"]["cached_tokens"]
+    assert cache_line(saved) == (f"{second['usage']['cached_tokens']:,} of {prompt:,} prompt "
+                                 f"tokens from cache · first token after "
+                                 f"{second['ttft_s']:.1f} s")
 
     text = script.read_text(encoding="utf-8")
     scene = text.index("EXT. PARK")
