@@ -24,7 +24,9 @@ temporary file and renamed into place, refs likewise, so a reader sees a whole f
 publishing and eviction (least recently used first past `max_bytes`, a read touches an entry's
 mtime) run under one file lock (`filelock`, a maintained cross-platform lock) at the root. A
 reader takes no lock: an entry evicted under it is a miss, never an error, and a failed store
-(disk full, lock held too long) leaves a note in `last` and the answer unchanged.
+(disk full, lock held too long) leaves a note in `last` and the answer unchanged. The decode
+loop defers the store to the end of the answer (`defer=True`, then `flush`), so writing an
+entry never delays the first token.
 
 Caches: transformers `DynamicCache` with full-attention layers (any plain HF causal LM, and the
 embedded default's generic path), stored losslessly as safetensors; engine/llama_fast.py's
