@@ -36,13 +36,16 @@ an entry written by one path is read by the other; and the fast DeepSeek-V4 path
 tokens of unfinished compression windows, the CSA overlap half) as safetensors plus a JSON meta
 in the file's metadata. A V4 state cannot be cut to a shorter prefix (its compressed entries and
 window summarise every token seen), so a V4 entry is exactly one boundary long: the prompt is
-prefilled to its last boundary, snapshotted, then finished, and only that boundary's ref names
-the entry. So a V4 entry serves a later prompt that extends the stored one (the next turn of a
-conversation, the same job run again), not a second question after the same library. What would
-make that possible: snapshot the state also at the boundary where the new prompt left the
-longest stored chain (a third job over the library then hits), or at a boundary the caller marks
-as the end of the stable part; both cost one more state per prompt. Other cache types
-(transformers' own V4 layers) are prefilled normally and not stored; `last` says so.
+prefilled to each snapshot boundary in turn, snapshotted there, then finished, and only that
+boundary's ref names each entry. The snapshots sit at the last multiple of 16, of 256 and of
+4096 tokens before the final token (V4_SNAPSHOT_STEPS; a V4 state is small, its KV compressed),
+so a later prompt that extends the stored one hits at most 15 tokens short, and a second
+question after the same library (it leaves the stored prompt t tokens before its end) hits the
+256-boundary with a chance of 1 - t/256 and the 4096-boundary with 1 - t/4096, re-reading up to
+255 or 4095 tokens. Exact reuse at the question's own start would need a snapshot where the new
+prompt left the longest stored chain (a third job over the library then hits there), or at a
+boundary the caller marks as the end of the stable part: one more state per prompt. Other
+cache types (transformers' own V4 layers) are prefilled normally and not stored; `last` says so.
 Does not know: chat templates, backends or what a library is (the caller passes token ids).
 """
 from __future__ import annotations
@@ -59,6 +62,7 @@ FORMAT = 1
 V4_KIND = "v4"
 SAMPLE = 256  # elements sampled per tensor for the model fingerprint
 DEFAULT_BLOCK = 16
+V4_SNAPSHOT_STEPS = (1, 16, 256)  # in blocks: V4 states at the last 16-, 256-, 4096-boundary
 DEFAULT_MAX_BYTES = 8 << 30
 LOCK_TIMEOUT_S = 120.0  # a store waits this long for another process's store or eviction
 STALE_TMP_S = 3600.0  # temporary files older than this were left by a crashed writer
@@ -331,27 +335,36 @@ class PrefixCache:
                 cache = V4Cache(model.config)
             elif cache is None:
                 cache = DynamicCache(config=model.config)
-            boundary = (len(prompt_ids) - 1) // self.block * self.block
-            store_now = boundary >= hit + self.block
-            stored, note, store_s = 0, None, 0.0
-            # V4: prefill to the boundary, store that exact state, then the rest
-            pieces = [hit, boundary, len(prompt_ids)] if v4 and store_now else \
-                [hit, len(prompt_ids)]
-            logits = None
+            last = (len(prompt_ids) - 1) // self.block * self.block
+            # V4: prefill to each snapshot boundary, store that exact state, then the rest
+            marks = self._v4_marks(len(prompt_ids), hit) if v4 else \
+                [last] if last >= hit + self.block else []
+            pieces = [hit, *marks, len(prompt_ids)] if v4 else [hit, len(prompt_ids)]
+            stored, note, store_s, logits = 0, None, 0.0, None
             for a, b in zip(pieces, pieces[1:]):
                 ids = torch.tensor([prompt_ids[a:b]], dtype=torch.long, device=model.device)
                 logits = prefill(model, ids, cache, cancel)  # (1, b - a) through the model
                 if logits is None:
                     break
-                if store_now and b == (boundary if v4 else pieces[-1]):
-                    def store() -> int:
-                        return self.store(model, prompt_ids, cache, identity)
+                mark = b if v4 else last
+                if mark in marks and (v4 or b == pieces[-1]):
+                    def store(upto=mark + 1) -> int:  # ids[:b + 1]: its last boundary is b
+                        return self.store(model, prompt_ids[:upto], cache, identity)
                     if defer and not v4:
                         self._pending = store
                     else:
-                        stored, note, store_s = self._store_safely(store)
+                        done, problem, seconds = self._store_safely(store)
+                        stored, note, store_s = max(stored, done), note or problem, \
+                            store_s + seconds
             self._report(len(prompt_ids), hit, stored, started, loaded, store_s, note)
             return cache, logits
+
+    def _v4_marks(self, length: int, hit: int) -> list[int]:
+        """Boundaries a V4 prefill snapshots at: the last multiple of each V4_SNAPSHOT_STEPS
+        block count before the final token, past what was restored."""
+        steps = [self.block * m for m in V4_SNAPSHOT_STEPS]
+        marks = {(length - 1) // step * step for step in steps}
+        return sorted(m for m in marks if m >= hit + self.block)
 
     def prefill_fast(self, fast, kv, prompt_ids: list[int], chunk: int, cancel=None,
                      defer: bool = False):

@@ -147,3 +147,31 @@ def test_processes_store_evict_and_read_one_folder_at_once(tmp_path):
     entries = list((tmp_path / "kv").glob("*/entries/*"))
     assert sum(p.stat().st_size for p in entries) <= cap
     assert not [p for p in entries if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow  # the fast V4 path on the real window (128) and compression rates (4, 128)
+def test_v4_second_question_after_the_library_hits_a_coarser_snapshot(tmp_path):
+    from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
+
+    from engine.deepseek_v4 import apply_fast_v4
+    from engine.generation import prefill
+    from engine.tiny import WINDOW_TEST_V4
+    from engine.v4_cache import V4Cache
+
+    torch.manual_seed(0)
+    model = apply_fast_v4(DeepseekV4ForCausalLM(DeepseekV4Config(**WINDOW_TEST_V4)).eval())
+    g = torch.Generator().manual_seed(1)
+    library = torch.randint(1, 256, (300,), generator=g).tolist()
+    first = library + torch.randint(1, 256, (9,), generator=g).tolist()
+    second = library + torch.randint(1, 256, (11,), generator=g).tolist()
+    prefixes = PrefixCache(tmp_path, block=16)
+    with torch.inference_mode():
+        prefixes.prefill(model, first)
+        assert prefixes.last["stored_tokens"] == 304  # states at 256 and at 304
+        _, warm = prefixes.prefill(model, second)
+        assert prefixes.last["cached_tokens"] == 256  # 304 holds first's own question
+        cache = V4Cache(model.config)
+        prefill(model, torch.tensor([second[:256]]), cache)
+        cold = prefill(model, torch.tensor([second[256:]]), cache)
+    assert (warm - cold).abs().max().item() <= 1e-5
+    assert int(warm.argmax()) == int(cold.argmax())
