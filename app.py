@@ -47,13 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
                                 "of Llama-family models (not exact)")
     placement.add_argument("--api-queue-size", type=int,
                            help="API requests allowed to wait for the model (default 8)")
+    cache = p.add_argument_group("prefix cache (local models: a second question over the "
+                                 "same documents skips reading them again)")
+    cache.add_argument("--no-prefix-cache", dest="prefix_cache", action="store_false",
+                       default=None, help="turn it off (LONGHAND_PREFIX_CACHE=0)")
+    cache.add_argument("--prefix-cache-dir", type=Path,
+                       help="where it lives (default <data dir>/prefix-cache)")
+    cache.add_argument("--prefix-cache-gb", type=float,
+                       help="size cap; least recently used entries go first (default 8)")
     return p
 
 
 def parse_settings(argv: Sequence[str] | None = None, env=None) -> Settings:
     """Flags > LONGHAND_* environment > defaults; exits with usage text on bad flags."""
-    args = build_parser().parse_args(argv)
-    return Settings.from_sources(vars(args), env=env)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return Settings.from_sources(vars(args), env=env)
+    except ValueError as exc:  # a LONGHAND_* variable that does not parse
+        parser.error(str(exc))
 
 
 def build_app(settings: Settings):

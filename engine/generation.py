@@ -116,14 +116,18 @@ class GenericRunner:
 
         self.model = model
         self.cache = None
+        self.cached_tokens = 0  # prompt tokens the last prefill read from the prefix cache
+        self.prefix_cache = None
         self.token = torch.empty((1, 1), dtype=torch.long, device=model.device)  # reused
 
     def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
         import torch
         from transformers.cache_utils import DynamicCache
 
-        if prefix_cache is not None:
-            self.cache, logits = prefix_cache.prefill(self.model, prompt_ids, cancel)
+        if prefix_cache is not None:  # its store waits for close(): not before the first token
+            self.cache, logits = prefix_cache.prefill(self.model, prompt_ids, cancel, defer=True)
+            self.cached_tokens = prefix_cache.last.get("cached_tokens", 0)
+            self.prefix_cache = prefix_cache
             return logits
         self.cache = DynamicCache(config=self.model.config)
         ids = torch.tensor([prompt_ids], dtype=torch.long, device=self.model.device)  # (1, P)
@@ -134,6 +138,8 @@ class GenericRunner:
         return decode_step(self.model, self.token, self.cache)
 
     def close(self) -> None:
+        if self.prefix_cache is not None:
+            self.prefix_cache.flush()
         self.cache = None
 
 
@@ -145,15 +151,18 @@ class FastRunner:
 
         self.fast = fast
         self.cache = fast.new_cache(tokens)
+        self.cached_tokens = 0
+        self.prefix_cache = None
         self.token = torch.empty((1,), dtype=torch.long)  # reused every step
 
     def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
         import torch
 
-        if prefix_cache is not None:  # stored prefixes come back as a DynamicCache: adopt it
-            dynamic, logits = prefix_cache.prefill(self.fast.model_ref(), prompt_ids, cancel)
-            if logits is not None:
-                self.fast.adopt(dynamic, self.cache)
+        if prefix_cache is not None:  # stored KV is copied into the preallocated cache
+            logits = prefix_cache.prefill_fast(self.fast, self.cache, prompt_ids, PREFILL_CHUNK,
+                                               cancel, defer=True)
+            self.cached_tokens = prefix_cache.last.get("cached_tokens", 0)
+            self.prefix_cache = prefix_cache
             return logits
         ids = torch.tensor(prompt_ids, dtype=torch.long)  # (P,)
         return self.fast.prefill(ids, self.cache, PREFILL_CHUNK, cancel)
@@ -163,6 +172,8 @@ class FastRunner:
         return self.fast.decode(self.token, self.cache)
 
     def close(self) -> None:
+        if self.prefix_cache is not None:  # the prompt's KV is still in place: store it now
+            self.prefix_cache.flush()
         self.fast.release(self.cache)
 
 
@@ -264,7 +275,8 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
     """Generate from `prompt_ids`; yields deltas, then Usage, then Done (never raises mid-way).
 
     `threads`: torch CPU threads for this generation (None: `choose_threads()` at the start).
-    `prefix_cache`: an engine.prefix_cache.PrefixCache; its `prefill` replaces the plain one.
+    `prefix_cache`: an engine.prefix_cache.PrefixCache; its `prefill` (or `prefill_fast` on the
+    fast Llama path) replaces the plain one, and Usage.cached_tokens says what it read.
     """
     import torch
 
@@ -276,11 +288,12 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
     splitter = StreamSplitter(params.stop, starts_in_thinking)
     detok = Detokenizer(tokenizer)
     budget = min(params.max_new_tokens, window - len(prompt_ids))
-    runner = None
+    runner, cached = None, 0
     try:
         with torch.inference_mode():
             runner = open_runner(model, len(prompt_ids) + budget)
             logits = runner.prefill(prompt_ids, cancel, prefix_cache)
+            cached = runner.cached_tokens
             sample = StepSampler.from_params(params, device)
             while True:
                 if cancel is not None and cancel.is_set() or logits is None:
@@ -302,11 +315,11 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
         if not splitter.stopped:
             yield from splitter.feed("", final=True)
     except Exception as exc:  # report, do not crash the consumer's loop
-        yield Usage(len(prompt_ids), completion)
+        yield Usage(len(prompt_ids), completion, cached_tokens=cached)
         yield Done("error", error=f"{type(exc).__name__}: {exc}")
         return
     finally:
         if runner is not None:
             runner.close()
-    yield Usage(len(prompt_ids), completion)
+    yield Usage(len(prompt_ids), completion, cached_tokens=cached)
     yield Done(finish, stop_sequence=splitter.stop_sequence if splitter.stopped else None)

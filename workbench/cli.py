@@ -163,7 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from engine.errors import EngineError
     from workbench.workbench import Workbench
 
-    settings = Settings.from_sources({"data_dir": args.data_dir})
+    try:
+        settings = Settings.from_sources({"data_dir": args.data_dir})
+    except ValueError as exc:  # a LONGHAND_* variable that does not parse
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
     try:
         data, text = args.run(Workbench(settings), args)
     except (WorkbenchError, EngineError) as exc:

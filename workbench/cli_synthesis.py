@@ -77,13 +77,15 @@ def _result(wb, answer) -> tuple[dict, str]:
         "text": art.text, "strategy": art.strategy,
         "budget": {k: art.budget[k] for k in ("window", "prompt_tokens", "reserved_output")},
         "usage": {"prompt_tokens": art.prompt_tokens,
+                  "cached_tokens": art.extra.get("cached_tokens", 0),
                   "completion_tokens": art.completion_tokens},
-        "seconds": round(art.seconds, 3),
+        "seconds": round(art.seconds, 3), "ttft_s": art.extra.get("ttft_s"),
         "citations": [c.as_json() for c in unique(answer.citations)],
         "artifact_id": art.id,
     }
     bad = [c for c in answer.citations if not c.verified]
-    text = (f"{art.text}\n\n-- {art.strategy}, {art.prompt_tokens} tokens in, "
+    text = (f"{art.text}\n\n-- {art.strategy}, {art.prompt_tokens} tokens in "
+            f"({art.extra.get('cached_tokens', 0)} from cache), "
             f"{art.completion_tokens} out, {art.seconds:.1f} s; "
             f"{len(answer.citations) - len(bad)} citations verified, {len(bad)} not; "
             f"artifact {art.id} (job {answer.job.id})")

@@ -67,7 +67,8 @@ def cmd_trust(wb, args) -> tuple[Any, str]:
         project=args.project, lengths=tuple(args.lengths), depths=tuple(args.depths),
         seed=args.seed, needles=args.needles, trials=args.trials,
         max_new_tokens=args.max_new_tokens, document_ids=tuple(args.docs), model=args.model)
-    backend = make_backend(args.model or wb.settings.model, cache_dir=wb.settings.cache_dir)
+    backend = make_backend(args.model or wb.settings.model, cache_dir=wb.settings.cache_dir,
+                           **wb.settings.prefix_cache_options())
     bar = tqdm(total=0, unit="cell", file=sys.stderr, leave=False, disable=None)
 
     def progress(p) -> None:

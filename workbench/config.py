@@ -46,10 +46,14 @@ class Settings:
     offload_folder: Path | None = None
     quantization: str | None = None  # None | "nf4" | "int8" | "fp16-cpu" | "int8-cpu"
     api_queue_size: int = 8
+    # On-disk KV of prompt prefixes for local models (engine/prefix_cache.py).
+    prefix_cache: bool = True  # LONGHAND_PREFIX_CACHE=0 turns it off
+    prefix_cache_dir: Path | None = None  # None: <data_dir>/prefix-cache
+    prefix_cache_gb: float = 8.0  # size cap; least recently used entries go first
 
     def __post_init__(self) -> None:
         # Callers (tests, notebooks) may pass plain strings for paths: store Paths, always.
-        for name in ("data_dir", "cache_dir", "offload_folder"):
+        for name in ("data_dir", "cache_dir", "offload_folder", "prefix_cache_dir"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(str(value)).expanduser())
@@ -57,6 +61,22 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "workbench.db"
+
+    @property
+    def prefix_cache_path(self) -> Path | None:
+        """Where local backends keep prefix KV, or None when the prefix cache is off."""
+        if not self.prefix_cache:
+            return None
+        return self.prefix_cache_dir or self.data_dir / "prefix-cache"
+
+    @property
+    def prefix_cache_bytes(self) -> int:
+        return int(self.prefix_cache_gb * (1 << 30))
+
+    def prefix_cache_options(self) -> dict:
+        """engine.backends.factory.make_backend's prefix-cache arguments for local models."""
+        return {"prefix_cache_dir": self.prefix_cache_path,
+                "prefix_cache_bytes": self.prefix_cache_bytes}
 
     @property
     def is_loopback(self) -> bool:
@@ -88,10 +108,23 @@ def apply_privacy_env(environ: MutableMapping[str, str] | None = None) -> None:
 
 
 def _coerce(name: str, value: object) -> object:
-    if name in {"data_dir", "cache_dir", "offload_folder"}:
+    if name in {"data_dir", "cache_dir", "offload_folder", "prefix_cache_dir"}:
         return Path(str(value)).expanduser()
     if name in {"port", "max_upload_bytes", "max_archive_bytes", "api_queue_size"}:
         return int(value)  # type: ignore[arg-type]
-    if name == "api_only":
+    if name in {"api_only", "prefix_cache"}:
         return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
+    if name == "prefix_cache_gb":
+        return _gigabytes(value)
     return value
+
+
+def _gigabytes(value: object) -> float:
+    try:
+        size = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        size = -1.0
+    if not size >= 0:
+        raise ValueError(f"prefix cache size must be a number of gigabytes (0 or more), "
+                         f"not {value!r}")
+    return size

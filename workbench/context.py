@@ -35,7 +35,8 @@ class AppContext:
 
                 self._backend = make_backend(self.settings.model,
                                              cache_dir=self.settings.cache_dir,
-                                             options=load_options(self.settings))
+                                             options=load_options(self.settings),
+                                             **self.settings.prefix_cache_options())
             return self._backend
 
     def loaded_backend(self):

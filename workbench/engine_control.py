@@ -180,7 +180,8 @@ def _factory_arguments(ctx: AppContext, choice: EngineChoice) -> dict:
             raise WorkbenchError("Give the path of a model folder or GGUF file.")
     else:
         raise WorkbenchError(f"Choose one of {', '.join(SOURCES)}, not {choice.source!r}.")
-    return dict(model=model, cache_dir=cache_dir, options=_load_options(choice))
+    return dict(model=model, cache_dir=cache_dir, options=_load_options(choice),
+                **ctx.settings.prefix_cache_options())
 
 
 def _load_options(choice: EngineChoice):

@@ -47,6 +47,7 @@ class Usage:
     prompt_tokens: int
     completion_tokens: int
     kind: Literal["usage"] = "usage"
+    cached_tokens: int = 0  # prompt tokens read from a prefix cache instead of prefilled
 
 
 @dataclass(frozen=True)

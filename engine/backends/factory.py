@@ -22,15 +22,19 @@ PROTOCOLS = {"openai": "openai_compat", "openai_compat": "openai_compat",
 def make_backend(model: str, *, cache_dir: Path, base_url: str | None = None,
                  api_key: str | None = None, protocol: str | None = None,
                  context_window: int | None = None, options=None,
-                 probe: bool = True) -> Backend:
-    """`probe=False` (remote only): trust the configured window and contact nothing yet."""
+                 probe: bool = True, prefix_cache_dir: Path | None = None,
+                 prefix_cache_bytes: int | None = None) -> Backend:
+    """`probe=False` (remote only): trust the configured window and contact nothing yet.
+    `prefix_cache_dir` / `prefix_cache_bytes` (local only): the on-disk prefix cache."""
     if base_url:
         return _remote(model, base_url, api_key, protocol, context_window, probe)
     if protocol not in (None, "local"):
         raise EngineError(f"protocol {protocol!r} needs a base_url for its server")
     from engine.backends.local import LocalBackend
 
-    backend = LocalBackend.load(model, Path(cache_dir), options)
+    backend = LocalBackend.load(model, Path(cache_dir), options,
+                                prefix_cache_dir=prefix_cache_dir,
+                                prefix_cache_bytes=prefix_cache_bytes)
     if context_window is not None:
         if context_window <= 0 or context_window > backend.context_window:
             raise EngineError(f"context_window {context_window} must be between 1 and the "

@@ -6,6 +6,9 @@ from the tokenizer; thinking mode is passed to templates that know it (V4's), an
 come back as ThinkingDelta events.
 
 One generation at a time per model (a lock): the KV cache and the torch threads are not shared.
+Prefill goes through the on-disk prefix cache (engine/prefix_cache.py) when the caller gives
+its folder (the product always does, from Settings, unless the user turned it off); each backend
+holds its own PrefixCache over the shared folder, and Usage.cached_tokens says what it read.
 Does not know: where the weights came from (loading.py) or names of models (models.py).
 """
 from __future__ import annotations
@@ -41,8 +44,13 @@ class LocalBackend:
         self._lock = threading.Lock()
 
     @classmethod
-    def load(cls, spec_or_path, cache_dir: Path, options=None) -> "LocalBackend":
-        """Resolve, load and wrap a model; `report` on the instance says how the load went."""
+    def load(cls, spec_or_path, cache_dir: Path, options=None, *,
+             prefix_cache_dir: Path | None = None,
+             prefix_cache_bytes: int | None = None) -> "LocalBackend":
+        """Resolve, load and wrap a model; `report` on the instance says how the load went.
+
+        `prefix_cache_dir`: where prompt prefixes' KV is kept (None: no prefix cache);
+        `prefix_cache_bytes`: its size cap (None: engine.prefix_cache.DEFAULT_MAX_BYTES)."""
         from engine.loading import load
         from engine.models import ModelSpec, resolve
 
@@ -51,8 +59,15 @@ class LocalBackend:
         window = loaded.report.context_window or spec.context_window
         if window is None:
             raise ModelLoadError(f"{spec.name}: its config declares no context window")
+        prefix_cache = None
+        if prefix_cache_dir is not None:
+            from engine.prefix_cache import DEFAULT_MAX_BYTES, PrefixCache
+
+            prefix_cache = PrefixCache(prefix_cache_dir, max_bytes=DEFAULT_MAX_BYTES
+                                       if prefix_cache_bytes is None else prefix_cache_bytes)
         return cls(loaded.model, loaded.tokenizer, spec.name, window,
-                   force_thinking=spec.thinking, report=loaded.report)
+                   force_thinking=spec.thinking, report=loaded.report,
+                   prefix_cache=prefix_cache)
 
     def swap_model(self, change, adapter: str | None):
         """Run `change(hf_model) -> hf_model` between generations (an adapter attached or

@@ -51,8 +51,7 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
                 id=message_id, model=prepared.model, content=content,
                 stop_reason=_stop_reason(done.finish_reason, done.stop_sequence),
                 stop_sequence=done.stop_sequence,
-                usage=AnthropicUsage(input_tokens=done.usage.prompt_tokens,
-                                     output_tokens=done.usage.completion_tokens)).model_dump()
+                usage=_usage(done.usage)).model_dump()
         opened = await service.open_generation(state, request, prepared, params)
         frames = _frames(opened, prepared, message_id)
         return EventStreamResponse(frames, on_close=opened.generation.close)
@@ -97,11 +96,18 @@ async def _frames(opened: Opened, prepared: Prepared, message_id: str) -> AsyncI
                     "delta": {"stop_reason": _stop_reason(event.finish_reason,
                                                           event.stop_sequence),
                               "stop_sequence": event.stop_sequence},
-                    "usage": {"input_tokens": usage.prompt_tokens,
-                              "output_tokens": usage.completion_tokens}})
+                    "usage": _usage(usage).model_dump(
+                        exclude={"cache_creation_input_tokens"})})
                 yield event_frame("message_stop", {"type": "message_stop"})
     except Exception as exc:  # headers are sent: the error travels as an `error` event
         yield event_frame("error", error_body(as_api_error(exc), "anthropic"))
+
+
+def _usage(usage: Usage) -> AnthropicUsage:
+    """Anthropic's split: input_tokens are the prompt tokens not read from the cache."""
+    cached = usage.cached_tokens
+    return AnthropicUsage(input_tokens=usage.prompt_tokens - cached,
+                          output_tokens=usage.completion_tokens, cache_read_input_tokens=cached)
 
 
 def _stop_reason(finish: str, stop_sequence: str | None) -> str:

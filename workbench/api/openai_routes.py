@@ -25,7 +25,7 @@ from .errors import ApiError, as_api_error, error_body
 from .service import ApiState, Opened, Prepared
 from .sse import DONE_FRAME, EventStreamResponse, data_frame
 from .wire import (ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, Choice,
-                   ChunkChoice, OpenAIUsage, ResponseMessage)
+                   ChunkChoice, OpenAIUsage, PromptTokensDetails, ResponseMessage)
 
 FINISH = {"stop": "stop", "length": "length", "cancelled": "stop", "error": "stop"}
 
@@ -56,7 +56,9 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
 def _usage(usage: Usage) -> OpenAIUsage:
     return OpenAIUsage(prompt_tokens=usage.prompt_tokens,
                        completion_tokens=usage.completion_tokens,
-                       total_tokens=usage.prompt_tokens + usage.completion_tokens)
+                       total_tokens=usage.prompt_tokens + usage.completion_tokens,
+                       prompt_tokens_details=PromptTokensDetails(
+                           cached_tokens=usage.cached_tokens))
 
 
 async def _frames(opened: Opened, prepared: Prepared, call_id: str, created: int,

@@ -119,10 +119,15 @@ def _stops(stops: list[str], param: str) -> tuple[str, ...]:
     return tuple(stops)
 
 
+class PromptTokensDetails(BaseModel):
+    cached_tokens: int = 0  # prompt tokens read from the engine's prefix cache
+
+
 class OpenAIUsage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
     total_tokens: int
+    prompt_tokens_details: PromptTokensDetails = Field(default_factory=PromptTokensDetails)
 
 
 class ResponseMessage(BaseModel):
@@ -187,8 +192,10 @@ class _AnthropicPrompt(_Wire):
 
     def engine_messages(self) -> list[Message]:
         out = []
-        if self.system:
-            out.append(Message("system", _anthropic_text(self.system, "system")))
+        system = _without_volatile_lines(_anthropic_text(self.system, "system")) \
+            if self.system else ""
+        if system:
+            out.append(Message("system", system))
         for i, m in enumerate(self.messages):
             out.append(Message(m.role, _anthropic_text(m.content, f"messages[{i}].content")))
         return out
@@ -210,6 +217,18 @@ def _anthropic_text(content: str | list[AnthropicBlock], param: str) -> str:
                               "(the local model reads text only)", param=param)
         texts.append(block.text)
     return "\n\n".join(texts) if param == "system" else "".join(texts)
+
+
+VOLATILE_PREFIXES = ("x-anthropic-billing-header:",)
+
+
+def _without_volatile_lines(text: str) -> str:
+    """The system prompt without lines that change on every request (Claude Code puts
+    `x-anthropic-billing-header: ...` in system[0]): they carry nothing for the model and
+    would end the shared prefix, defeating the engine's prefix cache."""
+    lines = text.split("\n")
+    kept = [line for line in lines if not line.lstrip().startswith(VOLATILE_PREFIXES)]
+    return text if len(kept) == len(lines) else "\n".join(kept).strip("\n")
 
 
 class MessagesRequest(_AnthropicPrompt):

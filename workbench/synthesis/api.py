@@ -37,7 +37,8 @@ class SynthesisMixin:
 
         base, adapter = split_model_name(name)
         if adapter is None:
-            return make_backend(name, cache_dir=self.settings.cache_dir)
+            return make_backend(name, cache_dir=self.settings.cache_dir,
+                                **self.settings.prefix_cache_options())
         from workbench.adapters.registry import resolve_model_name
         from workbench.adapters.service import open_store
 
@@ -46,7 +47,8 @@ class SynthesisMixin:
             _, info = resolve_model_name(store, name)
         finally:
             store.close()
-        backend = make_backend(base, cache_dir=self.settings.cache_dir)
+        backend = make_backend(base, cache_dir=self.settings.cache_dir,
+                               **self.settings.prefix_cache_options())
         attach_adapter(backend, Path(info.path), info.name)
         return backend
 

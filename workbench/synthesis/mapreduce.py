@@ -47,6 +47,8 @@ class StepResult:
     seconds: float
     thinking: str = ""
     reused: bool = False
+    cached_tokens: int = 0  # prompt tokens the engine read from its prefix cache
+    ttft_s: float | None = None  # seconds to the first streamed token (None: reused step)
 
 
 RunStep = Callable[[str, str, list, int, str, int, int], StepResult]

@@ -124,14 +124,16 @@ class SynthesisResult:
     document_ids: list
     steps: list = field(default_factory=list)
     extra: dict = field(default_factory=dict)
+    cached_tokens: int = 0
+    ttft_s: float | None = None
 
     def as_json(self, artifact_id: int | None = None) -> dict:
         """The `synthesize --json` object of DESIGN.md §4."""
         return {
             "text": self.text, "strategy": self.strategy, "budget": self.budget.as_json(),
-            "usage": {"prompt_tokens": self.prompt_tokens,
+            "usage": {"prompt_tokens": self.prompt_tokens, "cached_tokens": self.cached_tokens,
                       "completion_tokens": self.completion_tokens},
-            "seconds": round(self.seconds, 3),
+            "seconds": round(self.seconds, 3), "ttft_s": self.ttft_s,
             "citations": [c.as_json() for c in cite.unique(self.citations)],
             "artifact_id": artifact_id,
         }
@@ -210,10 +212,12 @@ def _stream_step(backend, messages, params: GenerationParams, progress, should_s
     where = f"{phase} step {step} of {total}: " if phase in ("map", "reduce") else ""
     progress(Progress("prefill" if phase == "whole" else phase, step, total,
                       f"{where}reading the prompt ({label})"))
-    text, thinking, usage, first = [], [], None, True
+    text, thinking, usage, first, ttft = [], [], None, True, None
     for ev in backend.stream(messages, params, cancel):
         if should_stop():
             cancel.set()
+        if ttft is None and isinstance(ev, (TextDelta, ThinkingDelta, Usage)):
+            ttft = time.perf_counter() - started  # Usage first: the answer began with its end
         if isinstance(ev, (TextDelta, ThinkingDelta)) and first:
             first = False
             progress(Progress("generating" if phase == "whole" else phase, step, total,
@@ -236,7 +240,9 @@ def _stream_step(backend, messages, params: GenerationParams, progress, should_s
     prompt_tokens = usage.prompt_tokens if usage else backend.count_tokens(messages)
     completion = usage.completion_tokens if usage else 0
     return StepResult(label, "".join(text), prompt_tokens, completion,
-                      time.perf_counter() - started, "".join(thinking))
+                      time.perf_counter() - started, "".join(thinking),
+                      cached_tokens=getattr(usage, "cached_tokens", 0) if usage else 0,
+                      ttft_s=None if ttft is None else round(ttft, 3))
 
 
 def run_synthesis(request: SynthesisRequest, backend, library, *,
@@ -296,6 +302,9 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
                for c in cite.check(answer, p.sections)]
     prompt_tokens = sum(s.prompt_tokens for s in done)
     completion = sum(s.completion_tokens for s in done)
+    cached = sum(s.cached_tokens for s in done)
+    ttft = next((s.ttft_s for s in done if s.ttft_s is not None), None)  # the first step run
+    extra.update(cached_tokens=cached, ttft_s=ttft)  # kept with the artifact
     progress(Progress("done", len(done), len(done), "finished"))
     return SynthesisResult(
         text=text, thinking=final.thinking, strategy=strategy, budget=p.budget,
@@ -308,4 +317,5 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
                 "temperature": request.temperature, "thinking": request.thinking,
                 "strategy": strategy},
         document_ids=sorted({s.document_id for s in p.sources}), steps=done, extra=extra,
+        cached_tokens=cached, ttft_s=ttft,
     )

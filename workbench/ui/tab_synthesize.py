@@ -106,6 +106,14 @@ def job_model(model: str | None, adapter: str | None) -> str | None:
     return adapter or model or None
 
 
+def cache_line(artifact) -> str:
+    """"N of M prompt tokens from cache" (the engine's prefix cache) and time to first token."""
+    cached = artifact.extra.get("cached_tokens", 0) or 0
+    line = f"{cached:,} of {artifact.prompt_tokens:,} prompt tokens from cache"
+    ttft = artifact.extra.get("ttft_s")
+    return line if ttft is None else f"{line} · first token after {ttft:.1f} s"
+
+
 def answer_html(text: str, citations, sections_of) -> str:
     """The answer with verified anchors linked to their passages, listed below it."""
     out, pos, passages = [], 0, {}
@@ -235,7 +243,8 @@ def build(ctx: AppContext) -> None:
         a = ans.artifact
         usd = ", ".join(f"{k} ${v:.4f}" for k, v in a.cost["usd"].items())
         yield (job.id, f"job {job.id}: done · {a.strategy} · {a.prompt_tokens:,} tokens in, "
-               f"{a.completion_tokens:,} out · {a.seconds:.1f} s · at API prices: {usd}",
+               f"{a.completion_tokens:,} out · {a.seconds:.1f} s · {cache_line(a)} · "
+               f"at API prices: {usd}",
                answer_html(a.text, ans.citations, wb.sections), rows(p))
 
     @friendly("Cancel", 1)

@@ -61,7 +61,8 @@ def test_openai_stream_framing(server, http):
     assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
     assert chunks[-1]["choices"] == []
     assert chunks[-1]["usage"] == {"prompt_tokens": 7, "completion_tokens": 4,
-                                   "total_tokens": 11}
+                                   "total_tokens": 11,
+                                   "prompt_tokens_details": {"cached_tokens": 0}}
     assert all("usage" not in c for c in chunks[:-1])
 
 
