@@ -22,7 +22,7 @@ from .auth import ensure_safe_bind
 from .catalog import BackendProvider, Catalog
 from .engine_stream import GenerationRunner
 from .errors import unknown_model
-from .routing import MAX_BODY_BYTES, api_router
+from .routing import MAX_BODY_BYTES, add_unknown_route, api_router
 from .service import ApiState
 from .wire import ModelCard, ModelList
 
@@ -43,6 +43,7 @@ def build_router(settings: Settings, backend_provider: BackendProvider, *, worke
     _add_common_routes(router, state)
     openai_routes.add_routes(router, state)
     anthropic_routes.add_routes(router, state)
+    add_unknown_route(router)
     return router, state
 
 
