@@ -85,7 +85,9 @@ class LocalBackend:
                 extra["tools"] = render.tool_dicts(tools)
         else:
             chat = render.fallback_chat(messages, tools, self.tool_format)
-        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True,
+        prefill = render.is_prefill(messages)  # the answer continues the assistant's text
+        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=not prefill,
+                                                  continue_final_message=prefill,
                                                   tokenize=False, **extra)
 
     def prompt_ids(self, messages: list[Message], thinking: bool = False,

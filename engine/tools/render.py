@@ -9,6 +9,8 @@ ignores `tools` and would print a `tool` role verbatim): the definitions go at t
 system prompt in Qwen2.5's Hermes wording, assistant calls become `<tool_call>` text, and
 consecutive tool results become one user turn of `<tool_response>` blocks, as Qwen2.5's
 template lays them out. The model's own template still frames every turn.
+A last assistant turn with text is a prefill (Anthropic's "put words in Claude's mouth"):
+the prompt ends inside that turn so the model continues it.
 Does not know: tokenizers (the caller applies the template) or which calls are forced.
 """
 from __future__ import annotations
@@ -26,6 +28,13 @@ FALLBACK_TOOLS_PROMPT = (
     "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
     '{{"name": <function-name>, "arguments": <args-json-object>}}\n</tool_call>')
 DEFAULT_SYSTEM = "You are a helpful assistant."
+
+
+def is_prefill(messages: list[Message]) -> bool:
+    """A last assistant turn with text and no calls is a prefill: the model continues it."""
+    last = messages[-1] if messages else None
+    return last is not None and last.role == "assistant" and bool(last.content) \
+        and not last.tool_calls
 
 
 def tool_dicts(tools: tuple[ToolSpec, ...] | list[ToolSpec]) -> list[dict]:

@@ -95,3 +95,12 @@ def test_tools_reach_the_prompt_through_the_fallback_template(backend):
     assert "<tools>" in prompt and '"name": "book_table"' in prompt
     assert prompt.startswith("<|im_start|>system\n")
     assert backend.count_tokens(ASK, tools=(BOOKING,)) > backend.count_tokens(ASK) + 100
+
+
+def test_an_assistant_prefill_is_continued_not_answered(backend):
+    """Anthropic's prefill: a last assistant turn is continued inside that turn."""
+    chat = [Message("user", "Name three colors."), Message("assistant", "The three colors are")]
+    assert backend.render(chat).endswith("<|im_start|>assistant\nThe three colors are")
+    assert backend.render(chat[:1]).endswith("<|im_start|>assistant\n")
+    done = collect(backend.stream(chat, GenerationParams(max_new_tokens=4)))
+    assert done.text and not done.text.lstrip().startswith("The three colors")
