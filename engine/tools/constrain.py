@@ -68,15 +68,15 @@ class GrammarMask:
         self.vocab = vocab
 
     def apply(self, logits) -> None:  # logits: (V,), masked in place
+        import numpy as np
         import torch
 
-        bits = torch.frombuffer(bytearray(self.matcher.compute_bitmask()), dtype=torch.uint8)
-        shifts = torch.arange(8, dtype=torch.uint8)
-        allowed = ((bits.unsqueeze(-1) >> shifts) & 1).flatten().bool()  # (32 * words,)
-        allowed = allowed[:logits.shape[-1]]
-        if allowed.shape[0] < logits.shape[-1]:
-            logits[allowed.shape[0]:] = float("-inf")
-        logits[:allowed.shape[0]].masked_fill_(~allowed, float("-inf"))
+        words = np.frombuffer(self.matcher.compute_bitmask(), dtype=np.uint8)
+        blocked = np.unpackbits(words, bitorder="little")[:logits.shape[-1]] == 0  # (<=V,)
+        n = blocked.shape[0]
+        if n < logits.shape[-1]:  # rows past the tokenizer's vocabulary (padding)
+            logits[n:] = float("-inf")
+        logits[:n].masked_fill_(torch.from_numpy(blocked).to(logits.device), float("-inf"))
 
     def advance(self, token_id: int) -> None:
         if not self.matcher.consume_token(token_id):
