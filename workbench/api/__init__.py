@@ -76,8 +76,9 @@ def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
 
 def _add_common_routes(router: APIRouter, state: ApiState) -> None:
     def card(model_id: str) -> ModelCard:
-        return ModelCard(id=model_id, display_name=model_id,
-                         context_window=state.catalog.context_window())
+        window = state.catalog.context_window()
+        return ModelCard(id=model_id, display_name=model_id, context_window=window,
+                         max_input_tokens=window)
 
     @router.get("/healthz")
     async def healthz():

@@ -90,6 +90,7 @@ class ChatCompletionRequest(_Wire):
     tool_choice: Literal["none", "auto", "required"] | OpenAINamedChoice | None = None
     parallel_tool_calls: bool = True
     response_format: ResponseFormat | None = None
+    functions: list | None = None  # the deprecated spelling of tools: refused, not ignored
 
     def engine_messages(self) -> list[Message]:
         out, names = [], {}
@@ -119,6 +120,9 @@ class ChatCompletionRequest(_Wire):
             raise ValueError("only n=1 is supported")
         if self.logprobs:
             raise ValueError("logprobs are not supported")
+        if self.functions:
+            raise ValueError("the deprecated functions/function_call fields are not supported; "
+                             "send the same definitions as tools (and tool_choice)")
         return self
 
     def params(self, max_new_tokens: int) -> GenerationParams:
@@ -366,6 +370,7 @@ class ModelCard(BaseModel):
     owned_by: str = "longhand"
     display_name: str
     context_window: int | None = None  # read by Longhand's own remote backends
+    max_input_tokens: int | None = None  # the same window, under the name LiteLLM reads
 
 
 class ModelList(BaseModel):

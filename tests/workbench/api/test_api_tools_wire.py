@@ -9,7 +9,7 @@ from engine.backends.base import Message, ToolCall, ToolSpec
 from workbench.api import create_api_app
 from workbench.api.errors import ApiError
 from workbench.api.wire import ChatCompletionRequest, CountTokensRequest, MessagesRequest
-from workbench.config import Settings
+from workbench.config import DEFAULT_MODEL, Settings
 
 SCHEMA = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
 OAI_TOOL = {"type": "function", "function": {"name": "get_weather", "description": "Weather",
@@ -102,6 +102,12 @@ def test_openai_requests_that_cannot_be_honoured_are_400(body, param, words):
     assert words in err.value.message
 
 
+def test_deprecated_functions_are_refused_not_ignored():
+    with pytest.raises(ValueError, match="send the same definitions as tools"):
+        ChatCompletionRequest(model="m", messages=[{"role": "user", "content": "x"}],
+                              functions=[OAI_TOOL["function"]])
+
+
 def test_anthropic_server_tools_and_nameless_tool_choice_are_400():
     with pytest.raises(ApiError, match="server tool"):
         MessagesRequest(model="m", max_tokens=5, messages=[{"role": "user", "content": "x"}],
@@ -124,3 +130,12 @@ def test_http_400s_arrive_in_each_protocols_shape(http):
         assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
         assert "tools are not supported" in r.json()["error"]["message"]
         assert backend.started == 0
+
+
+
+def test_models_list_the_window_as_max_input_tokens(http):
+    """LiteLLM reads `max_input_tokens`; the window comes from the registry, unloaded."""
+    with LiveServer(create_api_app(Settings(), lambda: PacedEchoBackend())) as live:
+        card = http.get(f"{live.url}/v1/models").json()["data"][0]
+    assert card["id"] == DEFAULT_MODEL
+    assert card["max_input_tokens"] == card["context_window"] == 8192
