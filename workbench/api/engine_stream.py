@@ -2,8 +2,8 @@
 
 Owns one admitted generation (service.py has already checked that it fits): it takes a place
 in the AdmissionQueue, waits for a worker slot, then runs `Backend.stream` in a worker thread
-and hands its events to the event loop. `close()` sets the engine's cancel Event -- called when the client disconnects -- and the slot
-is given back only when the worker thread has ended.
+and hands its events to the event loop. `close()` sets the engine's cancel Event -- called when
+the client disconnects -- and the slot is given back only when the worker thread has ended.
 Does not know either wire protocol: routes translate the events (openai_routes.py,
 anthropic_routes.py). Also offers `until_disconnected` so a non-streaming handler notices a
 client that hung up.
