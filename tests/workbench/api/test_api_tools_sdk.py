@@ -176,3 +176,42 @@ def test_anthropic_streamed_named_call_and_error_result(claude):
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
     assert text.strip() and final.stop_reason in ("end_turn", "max_tokens")
+
+
+CLAUDE_CODE_TOOLS = [
+    {"name": "Bash", "description": "Run a shell command", "eager_input_streaming": True,
+     "input_schema": {"type": "object", "properties": {"command": {"type": "string"}},
+                      "required": ["command"]}},
+    {"name": "Read", "description": "Read a file", "input_schema": {
+        "type": "object", "properties": {"file_path": {"type": "string"}},
+        "required": ["file_path"]}}]
+
+
+def test_a_claude_code_shaped_first_request_streams(server):
+    """The shape ../shared/research/CLIENTS_AND_HOSTING.md section 6 recorded: `?beta=true`,
+    beta headers, max_tokens 32000 on an 8,192 window, adaptive thinking, a system turn inside
+    messages, cache_control and unknown fields -- answered, never refused."""
+    import httpx
+
+    body = {"model": DEFAULT_MODEL, "max_tokens": 32000, "stream": True,
+            "thinking": {"type": "adaptive"}, "metadata": {"user_id": "u"},
+            "context_management": {"edits": []}, "output_config": {"effort": "medium"},
+            "system": [{"type": "text", "text": "x-anthropic-billing-header: cch=1;"},
+                       {"type": "text", "text": "You are Claude Code.",
+                        "cache_control": {"type": "ephemeral"}}],
+            "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello"}]},
+                         {"role": "system", "content": "Agents: none."}],
+            "tools": CLAUDE_CODE_TOOLS}
+    headers = {"anthropic-version": "2023-06-01", "x-api-key": "x", "x-app": "cli",
+               "anthropic-beta": "claude-code-20250219,context-management-2025-06-27"}
+    events = []
+    with httpx.stream("POST", f"{server.url}/v1/messages?beta=true", json=body,
+                      headers=headers, timeout=300) as r:
+        assert r.status_code == 200, r.read()
+        for line in r.iter_lines():
+            if line.startswith("event: "):
+                events.append(line[7:])
+            if events.count("content_block_delta") >= 100 or events[-1:] == ["message_stop"]:
+                break  # a model that rambles on this CPU: the answer is running, not refused
+    assert events[:3] == ["message_start", "ping", "content_block_start"]
+    assert "content_block_delta" in events and "error" not in events
