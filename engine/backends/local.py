@@ -115,7 +115,7 @@ class LocalBackend:
     def stream(self, messages: list[Message], params: GenerationParams,
                cancel: threading.Event | None = None) -> Iterator[Event]:
         from engine.generation import THINK_OPEN, stream_tokens
-        from engine.tools.extract import tool_call_events
+        from engine.tools.extract import forced_call_events, tool_call_events
 
         tools = params.tools if params.tool_choice != "none" else ()
         constraint = self._constraint(params, tools)
@@ -136,7 +136,9 @@ class LocalBackend:
                 window=self.context_window, cancel=cancel,
                 starts_in_thinking=thinking and text.rstrip().endswith(THINK_OPEN),
                 prefix_cache=self.prefix_cache, constraint=constraint)
-            if tools:
+            if tools and constraint is not None:
+                events = forced_call_events(events, self.tool_format)
+            elif tools:
                 events = tool_call_events(events, self.tool_format, params.parallel_tool_calls)
             yield from events
 

@@ -5,11 +5,15 @@ strings); from the first marker on, the rest of the answer is collected and pars
 family's format when the stream ends. A parsed answer becomes one ToolCallDelta per call (id,
 name and the whole arguments JSON) and `Done("tool_calls")`; an answer that does not parse
 is passed on as text, so nothing the model wrote is lost.
-Does not know: how the text was generated, or whether calls were forced.
+A call forced by a grammar (constrain.py) has a known shape, so `forced_call_events` streams
+it as it is written: a first ToolCallDelta with id and name as soon as the name is complete,
+then the arguments piece by piece (what streaming clients show as the call's input growing).
+Does not know: how the text was generated.
 """
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from types import ModuleType
 from typing import Iterator
@@ -47,6 +51,39 @@ def tool_call_events(events: Iterator[Event], fmt: ModuleType,
             if usage is not None:
                 yield usage
             yield event if not _called(collecting, pending, fmt, event) else Done("tool_calls")
+            return
+        else:
+            yield event
+
+
+def forced_call_events(events: Iterator[Event], fmt: ModuleType) -> Iterator[Event]:
+    """For one grammar-forced call: stream its arguments; text if it was cut before its name."""
+    head, tail = re.compile(fmt.FORCED_HEAD), fmt.FORCED_TAIL
+    written, sent, named, usage = "", 0, False, None
+    for event in events:
+        if isinstance(event, TextDelta):
+            written += event.text
+            if not named:
+                match = head.match(written)
+                if match is None:
+                    continue
+                named, sent = True, match.end()
+                yield ToolCallDelta(0, "", id=new_call_id(), name=json.loads(f'"{match[1]}"'))
+            end = len(written) - len(tail)  # the tail may be arriving: hold it back
+            if end > sent:
+                yield ToolCallDelta(0, written[sent:end])
+                sent = end
+        elif isinstance(event, Usage):
+            usage = event
+        elif isinstance(event, Done):
+            if not named and written:
+                yield TextDelta(written)
+            elif named and not written.endswith(tail) and len(written) > sent:
+                yield ToolCallDelta(0, written[sent:])  # cut by max_tokens: all it wrote
+            if usage is not None:
+                yield usage
+            complete = named and written.endswith(tail) and event.finish_reason == "stop"
+            yield Done("tool_calls") if complete else event
             return
         else:
             yield event

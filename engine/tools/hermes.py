@@ -55,6 +55,11 @@ def render_call(name: str, arguments: dict) -> str:
     return f"{OPEN}\n{body}\n{CLOSE}"
 
 
+# What a forced call (forced_lark with constrain.py's compact JSON) writes around its arguments.
+FORCED_HEAD = re.escape(OPEN + "\n") + r'\{"name": "((?:[^"\\]|\\.)*)", "arguments": '
+FORCED_TAIL = "}\n" + CLOSE
+
+
 def forced_lark(call_rules: list[str]) -> str:
     """A Lark grammar for exactly one call; `call_rules` are `%json {...}` bodies, one per tool."""
     rules = "\n".join(f"call_{i}: {rule}" for i, rule in enumerate(call_rules))

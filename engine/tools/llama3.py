@@ -42,6 +42,10 @@ def render_call(name: str, arguments: dict) -> str:
     return json.dumps({"name": name, "parameters": arguments}, ensure_ascii=False)
 
 
+FORCED_HEAD = r'\{"name": "((?:[^"\\]|\\.)*)", "parameters": '
+FORCED_TAIL = "}"
+
+
 def forced_lark(call_rules: list[str]) -> str:
     rules = "\n".join(f"call_{i}: {rule}" for i, rule in enumerate(call_rules))
     alternatives = " | ".join(f"call_{i}" for i in range(len(call_rules)))

@@ -14,7 +14,7 @@ import json
 from engine.backends.base import (Done, Message, TextDelta, ToolCall, ToolCallDelta, ToolSpec,
                                   Usage, collect)
 from engine.tools import formats, hermes, llama3, render
-from engine.tools.extract import tool_call_events
+from engine.tools.extract import forced_call_events, tool_call_events
 
 SMOLLM_135M = ('<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris", '
                '"unit": "celsius"}}\n</tool_call>')
@@ -131,3 +131,28 @@ def test_native_chat_follows_transformers_convention():
         "name": "get_weather", "arguments": {"city": "Paris"}}}]
     assert chat[3] == {"role": "tool", "content": "18C", "tool_call_id": "call_1",
                        "name": "get_weather"}
+
+
+def test_a_forced_call_streams_its_arguments_as_they_are_written():
+    pieces = ["<tool", "_call>\n{\"name\": \"get_", "weather\", \"arguments\": {\"ci",
+              "ty\": \"Par", "is\"}}\n</tool_", "call>"]
+    events = list(forced_call_events(_stream(pieces), hermes))
+    calls = [e for e in events if isinstance(e, ToolCallDelta)]
+    assert calls[0].id.startswith("call_") and calls[0].name == "get_weather"
+    assert all(c.index == 0 for c in calls) and all(c.id is None for c in calls[1:])
+    assert len(calls) >= 3  # the arguments came in pieces, not at the end
+    assert "".join(c.arguments for c in calls) == '{"city": "Paris"}'
+    assert not any(isinstance(e, TextDelta) for e in events)
+    assert isinstance(events[-2], Usage) and events[-1] == Done("tool_calls")
+    llama = collect(forced_call_events(_stream(['{"name": "f", "parameters": {"a": 1}}']),
+                                       llama3))
+    assert llama.tool_calls[0].name == "f" and llama.tool_calls[0].arguments == '{"a": 1}'
+
+
+def test_a_forced_call_cut_by_max_tokens_says_so():
+    before_name = collect(forced_call_events(_stream(["<tool_call>\n{\"na"], "length"),
+                                             hermes))
+    assert before_name.text == "<tool_call>\n{\"na" and before_name.tool_calls == []
+    mid = collect(forced_call_events(_stream([SMOLLM_135M[:60]], "length"), hermes))
+    assert mid.finish_reason == "length" and mid.tool_calls[0].name == "get_weather"
+    assert mid.tool_calls[0].arguments == SMOLLM_135M[SMOLLM_135M.index('{"city"'):60]

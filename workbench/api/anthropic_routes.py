@@ -54,7 +54,7 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
             if done.text or not (content or done.tool_calls):
                 content.append({"type": "text", "text": done.text})
             content += [{"type": "tool_use", "id": c.id, "name": c.name,
-                         "input": json.loads(c.arguments or "{}")} for c in done.tool_calls]
+                         "input": _input(c.arguments)} for c in done.tool_calls]
             return AnthropicResponse(
                 id=message_id, model=prepared.model, content=content,
                 stop_reason=_stop_reason(done.finish_reason, done.stop_sequence),
@@ -70,6 +70,15 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
         return {"input_tokens": await service.count_prompt(state, body.model,
                                                            body.engine_messages(),
                                                            body.engine_tools())}
+
+
+def _input(arguments: str) -> dict:
+    """A call's arguments as an object; a call cut by max_tokens has none yet (`{}`)."""
+    try:
+        value = json.loads(arguments or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def _block_start(index: int, event) -> bytes:
