@@ -271,12 +271,15 @@ def _partial_suffix(text: str, markers: tuple[str, ...]) -> int:
 def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationParams,
                   *, eos_ids: set[int], window: int, starts_in_thinking: bool = False,
                   cancel: threading.Event | None = None,
-                  threads: int | None = None, prefix_cache=None) -> Iterator[Event]:
+                  threads: int | None = None, prefix_cache=None,
+                  constraint=None) -> Iterator[Event]:
     """Generate from `prompt_ids`; yields deltas, then Usage, then Done (never raises mid-way).
 
     `threads`: torch CPU threads for this generation (None: `choose_threads()` at the start).
     `prefix_cache`: an engine.prefix_cache.PrefixCache; its `prefill` (or `prefill_fast` on the
     fast Llama path) replaces the plain one, and Usage.cached_tokens says what it read.
+    `constraint`: an engine.tools.constrain.GrammarMask: masks the logits before each sample;
+    the answer ends when its grammar is complete.
     """
     import torch
 
@@ -301,14 +304,18 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
                     break
                 if completion >= budget:
                     break
+                if constraint is not None:
+                    constraint.apply(logits)
                 next_id = sample(logits)
                 if next_id in eos_ids:
                     finish = "stop"
                     break
                 completion += 1
+                if constraint is not None:
+                    constraint.advance(next_id)
                 events = splitter.feed(detok.push(next_id))
                 yield from events
-                if splitter.stopped:
+                if splitter.stopped or constraint is not None and constraint.finished:
                     finish = "stop"
                     break
                 logits = runner.decode(next_id)

@@ -5,6 +5,8 @@ it. Stream events map to ours: `text_delta` -> TextDelta, `thinking_delta` -> Th
 `message_start`/`message_delta` usage -> Usage, `stop_reason` -> Done. Token counts come from the
 server's /v1/messages/count_tokens. Thinking asks for a budget of its own on top of
 `max_new_tokens` (the API requires at least 1,024 thinking tokens and max_tokens above it).
+Tools, `tool_use` and `tool_result` blocks travel through remote_tools.py; streamed tool_use
+blocks come back as ToolCallDelta events.
 
 Does not know: tokenization beyond what the server counts, or model names.
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import Iterator
 
+from engine.backends import remote_tools
 from engine.backends.base import (Done, Event, GenerationParams, Message, TextDelta,
                                   ThinkingDelta, Usage)
 from engine.backends.server_info import (check_remote_args, choose_window,
@@ -20,12 +23,13 @@ from engine.backends.server_info import (check_remote_args, choose_window,
 from engine.errors import BackendUnavailable, EngineError
 
 FINISH = {"end_turn": "stop", "stop_sequence": "stop", "max_tokens": "length",
-          "model_context_window_exceeded": "length"}
+          "model_context_window_exceeded": "length", "tool_use": "tool_calls"}
 MIN_THINKING_BUDGET = 1024
 
 
 class AnthropicBackend:
     name = "anthropic"
+    supports_tools = True
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
                  context_window: int | None = None, force_thinking: bool | None = None,
@@ -59,17 +63,18 @@ class AnthropicBackend:
 
     @staticmethod
     def _split(messages: list[Message]) -> tuple[str | None, list[dict]]:
-        system = "\n\n".join(m.content for m in messages if m.role == "system") or None
-        chat = [{"role": m.role, "content": m.content} for m in messages if m.role != "system"]
+        system, chat = remote_tools.anthropic_split(messages)
         if not chat:
             raise EngineError("the Messages API needs at least one user message")
         return system, chat
 
-    def count_tokens(self, messages: list[Message]) -> int:
+    def count_tokens(self, messages: list[Message], tools=()) -> int:
         import anthropic
 
         system, chat = self._split(messages)
         extra = {"system": system} if system else {}
+        extra.update(remote_tools.anthropic_tool_fields(GenerationParams(tools=tuple(tools))))
+        extra.pop("tool_choice", None)
         try:
             return self.client.messages.count_tokens(model=self.model, messages=chat,
                                                      **extra).input_tokens
@@ -90,6 +95,7 @@ class AnthropicBackend:
             request["system"] = system
         if params.stop:
             request["stop_sequences"] = list(params.stop)
+        request.update(remote_tools.anthropic_tool_fields(params))
         if thinking:
             budget = max(MIN_THINKING_BUDGET, params.max_new_tokens)
             request["thinking"] = {"type": "enabled", "budget_tokens": budget}
@@ -112,6 +118,7 @@ class AnthropicBackend:
             raise _unavailable(exc, self.base_url) from exc
         prompt_tokens = completion_tokens = 0
         finish = "stop"
+        calls = remote_tools.AnthropicToolEvents()
         try:
             for event in response:
                 if cancel is not None and cancel.is_set():
@@ -119,6 +126,12 @@ class AnthropicBackend:
                     break
                 if event.type == "message_start":
                     prompt_tokens = event.message.usage.input_tokens or 0
+                elif event.type == "content_block_start" and \
+                        (call := calls.start(event.content_block)) is not None:
+                    yield call
+                elif event.type == "content_block_delta" and \
+                        (call := calls.delta(event.delta)) is not None:
+                    yield call
                 elif event.type == "content_block_delta":
                     if event.delta.type == "text_delta" and event.delta.text:
                         yield TextDelta(event.delta.text)

@@ -3,21 +3,52 @@
 The UI, the job runner, the HTTP API, the CLI and notebooks all consume `Backend.stream`.
 Cancellation is a `threading.Event` the caller sets from any thread; backends check it
 between decode steps (local) or between received chunks (remote).
+
+Tools: a `Message` carries the assistant's `tool_calls` or, with role "tool", one call's
+result; `GenerationParams.tools` offers definitions and `tool_choice` says whether the model
+may ("auto"), must ("required", or a tool's name) or must not ("none") call one. A backend
+that calls a tool streams `ToolCallDelta`s and ends with `Done("tool_calls")`.
+`response_format` (a JSON Schema, or `{}` for any JSON object) asks for structured text.
 """
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator, Literal, Protocol, Union, runtime_checkable
 
-Role = Literal["system", "user", "assistant"]
-FinishReason = Literal["stop", "length", "cancelled", "error"]
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "cancelled", "error", "tool_calls"]
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """One call the model made: `arguments` is the JSON text of an object, as OpenAI sends it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool the model may call; `parameters` is the JSON Schema of its arguments object."""
+
+    name: str
+    description: str = ""
+    parameters: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
 
 
 @dataclass(frozen=True)
 class Message:
+    """A chat turn. Assistant turns may carry `tool_calls`; a "tool" turn is one call's result
+    (`tool_call_id` says which call, `name` which tool, `is_error` a failed call)."""
+
     role: Role
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+    is_error: bool = False
 
 
 @dataclass(frozen=True)
@@ -28,6 +59,10 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     seed: int | None = None
     thinking: bool = False
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: str = "auto"  # "auto" | "none" | "required" | the name of one tool
+    parallel_tool_calls: bool = True
+    response_format: dict | None = None  # a JSON Schema the answer must match; {}: any object
 
 
 @dataclass(frozen=True)
@@ -40,6 +75,18 @@ class TextDelta:
 class ThinkingDelta:
     text: str
     kind: Literal["thinking"] = "thinking"
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of call number `index`: the first piece has `id` and `name`, the rest only
+    append to `arguments` (concatenated they are the call's JSON arguments)."""
+
+    index: int
+    arguments: str = ""
+    id: str | None = None
+    name: str | None = None
+    kind: Literal["tool_call"] = "tool_call"
 
 
 @dataclass(frozen=True)
@@ -58,7 +105,7 @@ class Done:
     stop_sequence: str | None = None  # the stop string that ended the answer, if one did
 
 
-Event = Union[TextDelta, ThinkingDelta, Usage, Done]
+Event = Union[TextDelta, ThinkingDelta, ToolCallDelta, Usage, Done]
 
 
 @runtime_checkable
@@ -70,7 +117,10 @@ class Backend(Protocol):
     context_window: int
 
     def count_tokens(self, messages: list[Message]) -> int:
-        """Tokens the prompt will take, with the tokenizer and chat template that will run it."""
+        """Tokens the prompt will take, with the tokenizer and chat template that will run it.
+
+        Backends that take tools (`supports_tools = True`) also accept `tools=` (ToolSpecs),
+        counted as the template renders them."""
         ...
 
     def stream(
@@ -79,7 +129,7 @@ class Backend(Protocol):
         params: GenerationParams,
         cancel: threading.Event | None = None,
     ) -> Iterator[Event]:
-        """Yield TextDelta/ThinkingDelta as they come, then one Usage, then one Done."""
+        """Yield TextDelta/ThinkingDelta/ToolCallDelta as they come, then Usage, then Done."""
         ...
 
 
@@ -93,6 +143,7 @@ class Completion:
     finish_reason: FinishReason = "stop"
     error: str | None = None
     stop_sequence: str | None = None
+    tool_calls: list[ToolCall] = field(default_factory=list)
 
     def add(self, ev: Event) -> None:
         """Fold one event in; `collect` drains a stream with it, the HTTP API an async one."""
@@ -100,6 +151,12 @@ class Completion:
             self.text += ev.text
         elif isinstance(ev, ThinkingDelta):
             self.thinking += ev.text
+        elif isinstance(ev, ToolCallDelta):
+            if ev.index == len(self.tool_calls):
+                self.tool_calls.append(ToolCall(ev.id or "", ev.name or "", ""))
+            call = self.tool_calls[ev.index]
+            self.tool_calls[ev.index] = ToolCall(call.id, call.name,
+                                                 call.arguments + ev.arguments)
         elif isinstance(ev, Usage):
             self.usage = ev
         elif isinstance(ev, Done):

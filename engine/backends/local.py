@@ -3,7 +3,10 @@
 Why: the embedded default, any Hugging Face folder, a GGUF file and DeepSeek-V4 checkpoints all
 run here behind the same `Backend` protocol the remote backends speak. The chat template comes
 from the tokenizer; thinking mode is passed to templates that know it (V4's), and `<think>` spans
-come back as ThinkingDelta events.
+come back as ThinkingDelta events. Tools go through the template too (engine/tools/render.py,
+with its fallback for templates that know none); the model's calls are parsed back by its
+family's format, and a forced call or a `response_format` is a grammar mask on decoding
+(engine/tools/constrain.py).
 
 One generation at a time per model (a lock): the KV cache and the torch threads are not shared.
 Prefill goes through the on-disk prefix cache (engine/prefix_cache.py) when the caller gives
@@ -14,15 +17,18 @@ Does not know: where the weights came from (loading.py) or names of models (mode
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-from engine.backends.base import Done, Event, GenerationParams, Message, Usage
+from engine.backends.base import Done, Event, GenerationParams, Message, ToolSpec, Usage
 from engine.errors import ContextOverflow, ModelLoadError
+from engine.tools import formats, render
 
 
 class LocalBackend:
     name = "local"
+    supports_tools = True
 
     def __init__(self, model, tokenizer, name: str, context_window: int,
                  *, force_thinking: bool | None = None, report=None, prefix_cache=None):
@@ -41,6 +47,9 @@ class LocalBackend:
         self.prefix_cache = prefix_cache  # engine.prefix_cache.PrefixCache or None
         self.supports_thinking = "thinking" in tokenizer.chat_template
         self.eos_ids = _eos_ids(model, tokenizer)
+        self.native_tools = formats.template_knows_tools(tokenizer.chat_template)
+        self.tool_format = formats.format_for(tokenizer.chat_template)
+        self._masks = None  # engine.tools.constrain.MaskFactory, built on first use
         self._lock = threading.Lock()
 
     @classmethod
@@ -81,26 +90,54 @@ class LocalBackend:
         wanted = params.thinking if self.force_thinking is None else self.force_thinking
         return wanted and self.supports_thinking
 
-    def render(self, messages: list[Message], thinking: bool = False) -> str:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+    def render(self, messages: list[Message], thinking: bool = False,
+               tools: tuple[ToolSpec, ...] = ()) -> str:
         extra = {"thinking": thinking, "enable_thinking": thinking} if self.supports_thinking \
             else {}
-        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=True,
+        if self.native_tools:
+            chat = render.native_chat(messages)
+            if tools:
+                extra["tools"] = render.tool_dicts(tools)
+        else:
+            chat = render.fallback_chat(messages, tools, self.tool_format)
+        prefill = render.is_prefill(messages)  # the answer continues the assistant's text
+        return self.tokenizer.apply_chat_template(chat, add_generation_prompt=not prefill,
+                                                  continue_final_message=prefill,
                                                   tokenize=False, **extra)
 
-    def prompt_ids(self, messages: list[Message], thinking: bool = False) -> list[int]:
-        text = self.render(messages, thinking)
+    def prompt_ids(self, messages: list[Message], thinking: bool = False,
+                   tools: tuple[ToolSpec, ...] = ()) -> list[int]:
+        text = self.render(messages, thinking, tools)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def count_tokens(self, messages: list[Message]) -> int:
-        return len(self.prompt_ids(messages))
+    def count_tokens(self, messages: list[Message], tools: tuple[ToolSpec, ...] = ()) -> int:
+        return len(self.prompt_ids(messages, tools=tuple(tools)))
+
+    def _constraint(self, params: GenerationParams, tools: tuple[ToolSpec, ...]):
+        """A grammar mask for a forced call or structured output; None when the model is free."""
+        from engine.tools import constrain
+
+        if tools and params.tool_choice not in ("auto", "none"):
+            grammar = constrain.forced_call_grammar(self.tool_format, tools, params.tool_choice)
+        elif params.response_format is not None and not tools:
+            grammar = constrain.json_grammar(params.response_format)
+        else:
+            return None
+        if self._masks is None:
+            self._masks = constrain.MaskFactory(self.tokenizer, self.eos_ids)
+        return self._masks.mask(grammar)
 
     def stream(self, messages: list[Message], params: GenerationParams,
                cancel: threading.Event | None = None) -> Iterator[Event]:
         from engine.generation import THINK_OPEN, stream_tokens
+        from engine.tools.extract import forced_call_events, tool_call_events
 
-        thinking = self._thinking(params)
-        text = self.render(messages, thinking)
+        tools = params.tools if params.tool_choice != "none" else ()
+        constraint = self._constraint(params, tools)
+        thinking = self._thinking(params) and constraint is None
+        if constraint is not None:
+            params = replace(params, stop=())  # a stop string must not cut a valid answer
+        text = self.render(messages, thinking, tools)
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         if len(ids) >= self.context_window:
             raise ContextOverflow(len(ids), params.max_new_tokens, self.context_window)
@@ -109,11 +146,16 @@ class LocalBackend:
                 yield Usage(len(ids), 0)
                 yield Done("cancelled")
                 return
-            yield from stream_tokens(
+            events = stream_tokens(
                 self.hf_model, self.tokenizer, ids, params, eos_ids=self.eos_ids,
                 window=self.context_window, cancel=cancel,
                 starts_in_thinking=thinking and text.rstrip().endswith(THINK_OPEN),
-                prefix_cache=self.prefix_cache)
+                prefix_cache=self.prefix_cache, constraint=constraint)
+            if tools and constraint is not None:
+                events = forced_call_events(events, self.tool_format)
+            elif tools:
+                events = tool_call_events(events, self.tool_format, params.parallel_tool_calls)
+            yield from events
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

@@ -5,7 +5,8 @@ HTTP API all speak it. Streaming deltas map to our events: `content` -> TextDelt
 `reasoning_content` (DeepSeek, SGLang; `reasoning` in newer vLLM) -> ThinkingDelta, `<think>`
 spans left in `content` by servers without a reasoning parser are split the same way as locally.
 Thinking is requested as DeepSeek's `thinking: {type: enabled}` plus vLLM/SGLang's
-`chat_template_kwargs`, only when asked for.
+`chat_template_kwargs`, only when asked for. Tools, tool calls and results travel through
+remote_tools.py; streamed `tool_calls` deltas come back as ToolCallDelta events.
 
 Does not know: tokenization (servers count; a local TokenCounter may be supplied) or model names.
 """
@@ -14,16 +15,19 @@ from __future__ import annotations
 import threading
 from typing import Iterator
 
+from engine.backends import remote_tools
 from engine.backends.base import Done, Event, GenerationParams, Message, ThinkingDelta, Usage
 from engine.backends.server_info import (check_remote_args, choose_window,
                                          window_from_entry)
 from engine.errors import BackendUnavailable, EngineError
 
-FINISH = {"stop": "stop", "length": "length", "content_filter": "stop", "tool_calls": "stop"}
+FINISH = {"stop": "stop", "length": "length", "content_filter": "stop",
+          "tool_calls": "tool_calls"}
 
 
 class OpenAICompatBackend:
     name = "openai_compat"
+    supports_tools = True
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
                  context_window: int | None = None, force_thinking: bool | None = None,
@@ -57,9 +61,11 @@ class OpenAICompatBackend:
                 return window_from_entry(entry.model_dump())
         return None
 
-    def count_tokens(self, messages: list[Message]) -> int:
-        if self.counter is not None:
-            return self.counter.count_messages(messages)
+    def count_tokens(self, messages: list[Message], tools=()) -> int:
+        if self.counter is not None:  # tools as the Hermes fallback writes them: an estimate
+            from engine.tools.render import fallback_chat
+
+            return self.counter.count_messages(fallback_chat(messages, tuple(tools)))
         raise EngineError(
             f"{self.base_url} speaks OpenAI Chat Completions, which has no token-counting "
             "endpoint; configure a local tokenizer for this model to budget its prompts")
@@ -68,7 +74,7 @@ class OpenAICompatBackend:
         thinking = params.thinking if self.force_thinking is None else self.force_thinking
         request: dict = {
             "model": self.model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "messages": remote_tools.openai_messages(messages),
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": params.max_new_tokens,
@@ -80,6 +86,7 @@ class OpenAICompatBackend:
             request["stop"] = list(params.stop)[:4]
         if params.seed is not None:
             request["seed"] = params.seed
+        request.update(remote_tools.openai_tool_fields(params))
         if thinking:
             request["extra_body"] = {
                 "thinking": {"type": "enabled"},
@@ -117,6 +124,7 @@ class OpenAICompatBackend:
                     if delta.content:
                         deltas += 1
                         yield from splitter.feed(delta.content)
+                    yield from remote_tools.openai_tool_deltas(delta)
                     if choice.finish_reason:
                         finish = FINISH.get(choice.finish_reason, "stop")
                 if splitter.stopped:
@@ -134,7 +142,7 @@ class OpenAICompatBackend:
         yield Done(finish)
 
     def _prompt_tokens(self, messages: list[Message]) -> int:
-        return self.counter.count_messages(messages) if self.counter is not None else 0
+        return self.count_tokens(messages) if self.counter is not None else 0
 
 
 def _unavailable(exc: Exception, base_url: str) -> BackendUnavailable:

@@ -22,7 +22,7 @@ from .auth import ensure_safe_bind
 from .catalog import BackendProvider, Catalog
 from .engine_stream import GenerationRunner
 from .errors import unknown_model
-from .routing import MAX_BODY_BYTES, api_router
+from .routing import MAX_BODY_BYTES, add_unknown_route, api_router
 from .service import ApiState
 from .wire import ModelCard, ModelList
 
@@ -43,6 +43,7 @@ def build_router(settings: Settings, backend_provider: BackendProvider, *, worke
     _add_common_routes(router, state)
     openai_routes.add_routes(router, state)
     anthropic_routes.add_routes(router, state)
+    add_unknown_route(router)
     return router, state
 
 
@@ -75,8 +76,9 @@ def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
 
 def _add_common_routes(router: APIRouter, state: ApiState) -> None:
     def card(model_id: str) -> ModelCard:
-        return ModelCard(id=model_id, display_name=model_id,
-                         context_window=state.catalog.context_window())
+        window = state.catalog.context_window()
+        return ModelCard(id=model_id, display_name=model_id, context_window=window,
+                         max_input_tokens=window)
 
     @router.get("/healthz")
     async def healthz():

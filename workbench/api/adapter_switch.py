@@ -46,9 +46,10 @@ class AdapterView:
         self.name = backend.name
         self.model = name
         self.context_window = backend.context_window
+        self.supports_tools = getattr(backend, "supports_tools", False)
 
-    def count_tokens(self, messages: list[Message]) -> int:
-        return self._backend.count_tokens(messages)
+    def count_tokens(self, messages: list[Message], **kwargs) -> int:
+        return self._backend.count_tokens(messages, **kwargs)
 
     def stream(self, messages: list[Message], params: GenerationParams,
                cancel: threading.Event | None = None) -> Iterator[Event]:

@@ -1,10 +1,9 @@
 """The adapter between async HTTP handlers and the engine's blocking event stream.
 
-Owns one admitted generation: it checks the budget (a prompt that does not fit is refused with
-ContextOverflow, never truncated), takes a place in the AdmissionQueue, waits for a worker
-slot, then runs `Backend.stream` in a worker thread and hands its events to the event loop.
-`close()` sets the engine's cancel Event -- called when the client disconnects -- and the slot
-is given back only when the worker thread has ended.
+Owns one admitted generation (service.py has already checked that it fits): it takes a place
+in the AdmissionQueue, waits for a worker slot, then runs `Backend.stream` in a worker thread
+and hands its events to the event loop. `close()` sets the engine's cancel Event -- called when
+the client disconnects -- and the slot is given back only when the worker thread has ended.
 Does not know either wire protocol: routes translate the events (openai_routes.py,
 anthropic_routes.py). Also offers `until_disconnected` so a non-streaming handler notices a
 client that hung up.
@@ -19,18 +18,12 @@ from typing import Awaitable, TypeVar
 from starlette.requests import ClientDisconnect, Request
 
 from engine.backends.base import Backend, Done, Event, GenerationParams, Message
-from engine.errors import ContextOverflow
 
 from .queue import AdmissionQueue, Ticket
 
 T = TypeVar("T")
 _END = object()
 CANCEL_GRACE_EVENTS = 4
-
-
-def check_budget(backend: Backend, prompt_tokens: int, max_new_tokens: int) -> None:
-    if prompt_tokens + max_new_tokens > backend.context_window:
-        raise ContextOverflow(prompt_tokens, max_new_tokens, backend.context_window)
 
 
 class Generation:

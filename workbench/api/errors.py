@@ -5,8 +5,10 @@ errors into it, and the two wire shapes -- OpenAI's `{"error": {"message", "type
 "code"}}` and Anthropic's `{"type": "error", "error": {"type", "message"}}`.
 Does not know routes or generation; `protocol_of` decides the shape from the request alone
 (the `/v1/messages` paths and any request carrying `anthropic-version` speak Anthropic).
-Status codes: 400 malformed, 401 auth, 404 unknown model, 413 too large or context overflow
-(with the budget in the message; nothing is ever truncated), 429 busy, 500 engine failure.
+Status codes: 400 malformed or a prompt over the window (the vendors' own shape: OpenAI's
+`context_length_exceeded`, Anthropic's "prompt is too long", with the budget in the message;
+nothing is ever truncated), 401 auth, 404 unknown model or route, 413 body too large,
+429 busy, 500 engine failure.
 """
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ _KINDS: dict[str, tuple[str, str | None, str]] = {
     "not_found": ("invalid_request_error", "model_not_found", "not_found_error"),
     "too_large": ("invalid_request_error", "request_too_large", "request_too_large"),
     "context_overflow": ("invalid_request_error", "context_length_exceeded",
-                         "request_too_large"),
+                         "invalid_request_error"),
+    "no_route": ("invalid_request_error", "unknown_url", "not_found_error"),
     "busy": ("rate_limit_error", "rate_limit_exceeded", "rate_limit_error"),
     "engine": ("server_error", None, "api_error"),
 }
@@ -65,11 +68,12 @@ def busy(retry_after: int, waiting: int) -> ApiError:
 
 
 def context_overflow(exc: ContextOverflow) -> ApiError:
-    room = max(0, exc.window - exc.prompt_tokens)
-    return ApiError(413, "context_overflow",
-                    f"{exc}; budget: window {exc.window}, prompt {exc.prompt_tokens}, "
-                    f"requested output {exc.reserved_output}, room for output {room}. "
-                    "Nothing was truncated: shorten the prompt or lower max_tokens.")
+    """Both vendors' wording, so clients that match on it (LiteLLM) recognise the overflow."""
+    return ApiError(400, "context_overflow",
+                    f"prompt is too long: {exc.prompt_tokens} tokens > {exc.window} maximum. "
+                    f"This model's maximum context length is {exc.window} tokens, and the "
+                    f"messages (with tools) take {exc.prompt_tokens}. Nothing was truncated: "
+                    "shorten the prompt.", param="messages")
 
 
 def protocol_of(request: Request) -> Protocol:

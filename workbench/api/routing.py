@@ -5,6 +5,9 @@ Owns `api_router(settings)`: an APIRouter whose route class reads the body under
 raised -- validation, engine, unexpected -- into the caller's protocol's JSON error. It is a
 route class, not an app-wide exception handler, so that mounting the API beside Gradio changes
 nothing for Gradio's own routes (FastAPI's documented "custom APIRoute" pattern).
+`add_unknown_route` answers any other `/v1/...` path with a 404 in the caller's protocol's
+shape (not FastAPI's `{"detail": "Not Found"}`); it stays under `/v1/` so the UI mounted
+beside the API keeps its own paths.
 Does not know what the routes do.
 """
 from __future__ import annotations
@@ -45,6 +48,16 @@ def api_router(settings: Settings, max_body_bytes: int = MAX_BODY_BYTES) -> APIR
             return guarded
 
     return APIRouter(route_class=ApiRoute)
+
+
+def add_unknown_route(router: APIRouter) -> None:
+    """Register last: every method on a `/v1/` path no other route took."""
+    @router.api_route("/v1/{path:path}", include_in_schema=False,
+                      methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
+    async def unknown(path: str, request: Request):
+        raise ApiError(404, "no_route", f"unknown route {request.method} /v1/{path}; this "
+                       "server offers /v1/models, /v1/chat/completions, /v1/messages and "
+                       "/v1/messages/count_tokens")
 
 
 async def _read_body(request: Request, limit: int) -> None:

@@ -1,8 +1,10 @@
 """What both protocols' routes do the same way, between parsing a request and framing events.
 
 Owns `ApiState` (settings, the model catalog, the generation runner: one per app) and the
-protocol-free steps of a generation request: resolve the model, count the prompt with the
-tokenizer that will run it, refuse what does not fit (413 with the budget, never truncate),
+protocol-free steps of a generation request: resolve the model, count the prompt (tools
+included) with the tokenizer that will run it, refuse a prompt that does not fit (the vendors'
+400 with the budget, never truncate) and cap a `max_tokens` larger than the room left to that
+room, as the vendors' clients expect (Claude Code asks for 32,000 on an 8,192 window),
 take a place in the queue (429 when full), wait for the engine's first event while watching
 for a client that hangs up, and drain a whole answer for non-streaming callers.
 An engine failure before any text is a 500; after text has been streamed it is the stream's
@@ -18,12 +20,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from engine.backends.base import Backend, Completion, Done, Event, GenerationParams, Message
-from engine.backends.base import TextDelta, ThinkingDelta, Usage
+from engine.backends.base import TextDelta, ThinkingDelta, ToolCallDelta, ToolSpec, Usage
+from engine.errors import ContextOverflow
 from workbench.config import Settings
 
 from .catalog import Catalog
-from .engine_stream import Generation, GenerationRunner, check_budget, unless_disconnected
-from .errors import ApiError
+from .engine_stream import Generation, GenerationRunner, unless_disconnected
+from .errors import ApiError, bad_request
 
 DEFAULT_MAX_OUTPUT = 512  # when an OpenAI client names no max_tokens
 
@@ -48,20 +51,32 @@ class Prepared:
 
 
 async def prepare(state: ApiState, model: str, messages: list[Message],
-                  requested_output: int | None) -> Prepared:
+                  requested_output: int | None, tools: tuple[ToolSpec, ...] = ()) -> Prepared:
     resolved = await run_in_threadpool(state.catalog.resolve, model)
     backend, name, forced = resolved.backend, resolved.name, resolved.thinking
-    prompt = await run_in_threadpool(backend.count_tokens, messages)
-    if requested_output is None:
-        room = backend.context_window - prompt
-        requested_output = min(DEFAULT_MAX_OUTPUT, room) if room > 0 else DEFAULT_MAX_OUTPUT
-    check_budget(backend, prompt, requested_output)
-    return Prepared(backend, name, messages, prompt, requested_output, forced)
+    prompt = await run_in_threadpool(_count, backend, messages, tools)
+    room = backend.context_window - prompt
+    if room <= 0:
+        raise ContextOverflow(prompt, 0, backend.context_window)
+    output = min(requested_output or DEFAULT_MAX_OUTPUT, room)
+    return Prepared(backend, name, messages, prompt, output, forced)
 
 
-async def count_prompt(state: ApiState, model: str, messages: list[Message]) -> int:
+async def count_prompt(state: ApiState, model: str, messages: list[Message],
+                       tools: tuple[ToolSpec, ...] = ()) -> int:
     backend = (await run_in_threadpool(state.catalog.resolve, model)).backend
-    return await run_in_threadpool(backend.count_tokens, messages)
+    return await run_in_threadpool(_count, backend, messages, tools)
+
+
+def _count(backend: Backend, messages: list[Message], tools: tuple[ToolSpec, ...]) -> int:
+    """Tools are counted as the template renders them; a backend without tools says so."""
+    needs_tools = tools or any(m.tool_calls or m.role == "tool" for m in messages)
+    if not needs_tools:
+        return backend.count_tokens(messages)
+    if not getattr(backend, "supports_tools", False):
+        raise bad_request(f"tools are not supported by the {backend.name} backend serving "
+                          f"{backend.model} yet", param="tools")
+    return backend.count_tokens(messages, tools=tools)
 
 
 @dataclass
@@ -94,7 +109,7 @@ async def open_generation(state: ApiState, request: Request, prepared: Prepared,
         await generation.start()
         async for event in generation:
             opened.head.append(event)
-            if isinstance(event, (TextDelta, ThinkingDelta, Done)):
+            if isinstance(event, (TextDelta, ThinkingDelta, ToolCallDelta, Done)):
                 return
 
     try:

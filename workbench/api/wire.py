@@ -2,21 +2,27 @@
 
 Owns the request schemas of OpenAI Chat Completions and Anthropic Messages (pydantic; unknown
 fields are ignored as the vendors' servers do, wrong types are a 400) and their translation to
-`Message`/`GenerationParams`. Content the local model cannot take (images, tool calls) is a
-clear 400, never silently dropped; `tools` definitions are accepted and unused (see README).
+`Message`/`GenerationParams`: tool calls in history and tool results become the engine's
+`tool_calls` and "tool" messages; tool definitions and choices come from tool_wire.py.
+Anthropic `role: "system"` turns inside `messages` are folded into the system prompt in order.
+Content the local model cannot take (images) is a clear 400, never silently dropped.
 Response bodies are built by the routes from these models' `model_dump()`.
 References: platform.openai.com/docs/api-reference/chat, docs.anthropic.com/en/api/messages.
 Does not know HTTP, queues or the backend.
 """
 from __future__ import annotations
 
+import json
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.backends.base import GenerationParams, Message
+from engine.backends.base import GenerationParams, Message, ToolCall, ToolSpec
 
 from .errors import bad_request
+from .tool_wire import (AnthropicTool, AnthropicToolChoice, OpenAINamedChoice, OpenAITool,
+                        OutputFormat, ResponseFormat, anthropic_choice, anthropic_tools,
+                        checked_schema, openai_choice, openai_format, openai_tools)
 
 MAX_STOP_SEQUENCES = 16
 # A request that names no temperature gets the engine's default (greedy), as in the UI and CLI;
@@ -36,9 +42,23 @@ class OpenAIPart(_Wire):
     text: str | None = None
 
 
+class OpenAIFunctionCall(_Wire):
+    name: str
+    arguments: str = "{}"
+
+
+class OpenAIToolCall(_Wire):
+    id: str
+    type: Literal["function"] = "function"
+    function: OpenAIFunctionCall
+
+
 class OpenAIMessage(_Wire):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[OpenAIPart] | None = None
+    tool_calls: list[OpenAIToolCall] | None = None
+    tool_call_id: str | None = None
+    name: str | None = None
 
 
 class StreamOptions(_Wire):
@@ -66,16 +86,30 @@ class ChatCompletionRequest(_Wire):
     n: int = 1
     logprobs: bool | None = None
     thinking: ThinkingOption | None = None
+    tools: list[OpenAITool] | None = None
+    tool_choice: Literal["none", "auto", "required"] | OpenAINamedChoice | None = None
+    parallel_tool_calls: bool = True
+    response_format: ResponseFormat | None = None
+    functions: list | None = None  # the deprecated spelling of tools: refused, not ignored
 
     def engine_messages(self) -> list[Message]:
-        out = []
+        out, names = [], {}
         for i, m in enumerate(self.messages):
+            text = _openai_text(m.content, i)
             if m.role in ("tool", "function"):
-                raise bad_request("tool results are not supported by this server "
-                                  "(it serves plain chat)", param=f"messages[{i}].role")
+                call_id = m.tool_call_id or ""
+                out.append(Message("tool", text, tool_call_id=call_id,
+                                   name=m.name or names.get(call_id)))
+                continue
+            calls = tuple(ToolCall(c.id, c.function.name, c.function.arguments)
+                          for c in m.tool_calls or [])
+            names.update((c.id, c.name) for c in calls)
             role = "system" if m.role == "developer" else m.role
-            out.append(Message(role, _openai_text(m.content, i)))
+            out.append(Message(role, text, tool_calls=calls))
         return out
+
+    def engine_tools(self) -> tuple[ToolSpec, ...]:
+        return openai_tools(self.tools)
 
     def requested_output(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
@@ -86,16 +120,23 @@ class ChatCompletionRequest(_Wire):
             raise ValueError("only n=1 is supported")
         if self.logprobs:
             raise ValueError("logprobs are not supported")
+        if self.functions:
+            raise ValueError("the deprecated functions/function_call fields are not supported; "
+                             "send the same definitions as tools (and tool_choice)")
         return self
 
     def params(self, max_new_tokens: int) -> GenerationParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
+        tools = self.engine_tools()
         return GenerationParams(
             max_new_tokens=max_new_tokens,
             temperature=_DEFAULTS.temperature if self.temperature is None else self.temperature,
             top_p=_DEFAULTS.top_p if self.top_p is None else self.top_p,
             stop=_stops(stop, "stop"), seed=self.seed,
-            thinking=self.thinking is not None and self.thinking.type != "disabled")
+            thinking=self.thinking is not None and self.thinking.type != "disabled",
+            tools=tools, tool_choice=openai_choice(self.tool_choice, tools),
+            parallel_tool_calls=self.parallel_tool_calls,
+            response_format=openai_format(self.response_format))
 
 
 def _openai_text(content: str | list[OpenAIPart] | None, index: int) -> str:
@@ -132,9 +173,10 @@ class OpenAIUsage(BaseModel):
 
 class ResponseMessage(BaseModel):
     role: Literal["assistant"] = "assistant"
-    content: str
+    content: str | None
     refusal: None = None
     reasoning_content: str | None = None
+    tool_calls: list[dict] | None = None
 
 
 class Choice(BaseModel):
@@ -177,10 +219,16 @@ class AnthropicBlock(_Wire):
     model_config = ConfigDict(extra="allow")
     type: str
     text: str | None = None
+    id: str | None = None  # tool_use
+    name: str | None = None
+    input: dict | None = None
+    tool_use_id: str | None = None  # tool_result
+    content: str | list["AnthropicBlock"] | None = None
+    is_error: bool = False
 
 
 class AnthropicMessage(_Wire):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]
     content: str | list[AnthropicBlock]
 
 
@@ -189,20 +237,62 @@ class _AnthropicPrompt(_Wire):
     messages: list[AnthropicMessage] = Field(min_length=1)
     system: str | list[AnthropicBlock] | None = None
     thinking: ThinkingOption | None = None
+    tools: list[AnthropicTool] | None = None
 
     def engine_messages(self) -> list[Message]:
-        out = []
-        system = _without_volatile_lines(_anthropic_text(self.system, "system")) \
-            if self.system else ""
-        if system:
-            out.append(Message("system", system))
+        """System text first (the `system` field, then every system turn, in order); volatile
+        header lines (Claude Code's billing header) are dropped so the prefix cache still hits."""
+        systems = [_without_volatile_lines(_anthropic_text(self.system, "system"))] \
+            if self.system else []
+        out: list[Message] = []
+        names: dict[str, str] = {}
         for i, m in enumerate(self.messages):
-            out.append(Message(m.role, _anthropic_text(m.content, f"messages[{i}].content")))
-        return out
+            param = f"messages[{i}].content"
+            if m.role == "system":
+                systems.append(_anthropic_text(m.content, param))
+            elif m.role == "assistant":
+                out.append(_assistant_turn(m.content, param, names))
+            else:
+                out.extend(_user_turns(m.content, param, names))
+        system = "\n\n".join(s for s in systems if s)
+        return ([Message("system", system)] if system else []) + out
+
+    def engine_tools(self) -> tuple[ToolSpec, ...]:
+        return anthropic_tools(self.tools)
 
     @property
     def thinking_enabled(self) -> bool:
         return self.thinking is not None and self.thinking.type != "disabled"
+
+
+def _assistant_turn(content, param: str, names: dict[str, str]) -> Message:
+    if isinstance(content, str):
+        return Message("assistant", content)
+    calls = tuple(ToolCall(b.id or "", b.name or "", json.dumps(b.input or {}))
+                  for b in content if b.type == "tool_use")
+    names.update((c.id, c.name) for c in calls)
+    text = _anthropic_text([b for b in content if b.type != "tool_use"], param)
+    return Message("assistant", text, tool_calls=calls)
+
+
+def _user_turns(content, param: str, names: dict[str, str]) -> list[Message]:
+    """Tool results become "tool" turns and the text around them user turns, in order."""
+    if isinstance(content, str):
+        return [Message("user", content)]
+    out, texts = [], []
+    for block in content:
+        if block.type != "tool_result":
+            texts.append(block)
+            continue
+        if texts:
+            out.append(Message("user", _anthropic_text(texts, param)))
+            texts = []
+        result = _anthropic_text(block.content or "", param)
+        out.append(Message("tool", result, tool_call_id=block.tool_use_id,
+                           name=names.get(block.tool_use_id or ""), is_error=block.is_error))
+    if texts or not out:
+        out.append(Message("user", _anthropic_text(texts, param)))
+    return out
 
 
 def _anthropic_text(content: str | list[AnthropicBlock], param: str) -> str:
@@ -238,14 +328,32 @@ class MessagesRequest(_AnthropicPrompt):
     top_k: int | None = Field(None, ge=0)
     stop_sequences: list[str] | None = None
     stream: bool = False
+    tool_choice: AnthropicToolChoice | None = None
+    output_format: OutputFormat | None = None
+    output_config: dict | None = None
 
-    def params(self) -> GenerationParams:
+    def params(self, max_new_tokens: int) -> GenerationParams:
+        tools = self.engine_tools()
         return GenerationParams(
-            max_new_tokens=self.max_tokens,
+            max_new_tokens=max_new_tokens,
             temperature=_DEFAULTS.temperature if self.temperature is None else self.temperature,
             top_p=_DEFAULTS.top_p if self.top_p is None else self.top_p,
             stop=_stops(list(self.stop_sequences or []), "stop_sequences"),
-            thinking=self.thinking_enabled)
+            thinking=self.thinking_enabled,
+            tools=tools, tool_choice=anthropic_choice(self.tool_choice, tools),
+            parallel_tool_calls=not (self.tool_choice and
+                                     self.tool_choice.disable_parallel_tool_use),
+            response_format=self._output_schema())
+
+    def _output_schema(self) -> dict | None:
+        fmt = self.output_format
+        if fmt is None and isinstance((self.output_config or {}).get("format"), dict):
+            fmt = OutputFormat(**self.output_config["format"])
+        if fmt is None:
+            return None
+        if fmt.schema_ is None:
+            raise bad_request("output_format needs a schema", param="output_format")
+        return checked_schema(fmt.schema_, "output_format")
 
 
 class CountTokensRequest(_AnthropicPrompt):
@@ -281,6 +389,7 @@ class ModelCard(BaseModel):
     owned_by: str = "longhand"
     display_name: str
     context_window: int | None = None  # read by Longhand's own remote backends
+    max_input_tokens: int | None = None  # the same window, under the name LiteLLM reads
 
 
 class ModelList(BaseModel):

@@ -170,14 +170,29 @@ def test_404_unknown_model(server, http):
                     404, "not_found_error")
 
 
-def test_413_context_overflow_states_the_budget(server, http, backend):
+def test_prompt_overflow_is_the_vendors_400_and_max_tokens_is_capped(server, http, backend):
+    """A prompt over the window is OpenAI's `context_length_exceeded` / Anthropic's "prompt is
+    too long" (what LiteLLM recognises); a max_tokens over the room left is capped to it."""
     before = backend.started
-    msg = openai_error(http.post(server.url + CHAT, json={
-        "model": MODEL, "messages": USER, "max_tokens": 60}), 413, "invalid_request_error")
-    assert "window 64" in msg and "prompt 7" in msg and "room for output 57" in msg
-    anthropic_error(http.post(server.url + MSGS, json={
-        "model": MODEL, "max_tokens": 60, "messages": USER}), 413, "request_too_large")
+    long = [{"role": "user", "content": "word " * 70}]
+    r = http.post(server.url + CHAT, json={"model": MODEL, "messages": long})
+    msg = openai_error(r, 400, "invalid_request_error")
+    assert r.json()["error"]["code"] == "context_length_exceeded"
+    assert "prompt is too long: 73 tokens > 64 maximum" in msg
+    assert "maximum context length is 64 tokens" in msg
+    msg = anthropic_error(http.post(server.url + MSGS, json={
+        "model": MODEL, "max_tokens": 5, "messages": long}), 400, "invalid_request_error")
+    assert msg.startswith("prompt is too long")
     assert backend.started == before  # refused before the engine ran: nothing truncated
+    words = [{"role": "user", "content": " ".join(["w"] * 50)}]  # 53 tokens: room for 11
+    r = http.post(server.url + MSGS, json={"model": MODEL, "max_tokens": 32000,
+                                           "messages": words})
+    assert r.status_code == 200, r.text
+    assert r.json()["usage"]["output_tokens"] == 11 and r.json()["stop_reason"] == "max_tokens"
+    r = http.post(server.url + CHAT, json={"model": MODEL, "max_tokens": 128000,
+                                           "messages": words})
+    assert r.json()["usage"]["completion_tokens"] == 11
+    assert r.json()["choices"][0]["finish_reason"] == "length"
 
 
 def test_413_body_too_large(server, http):
@@ -250,9 +265,32 @@ def test_unsupported_options_are_refused_not_ignored(server, http):
                        400, "invalid_request_error")
     assert "n=1" in msg
     tool = [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": "t1"}]}]
-    msg = anthropic_error(http.post(server.url + MSGS, json={
+    msg = anthropic_error(http.post(server.url + MSGS, json={  # this backend takes no tools
         "model": MODEL, "max_tokens": 5, "messages": tool}), 400, "invalid_request_error")
-    assert "tool_result" in msg
+    assert "tools are not supported" in msg and "paced-echo" in msg
+
+
+def test_unknown_routes_answer_in_the_protocols_shape(server, http):
+    r = http.post(f"{server.url}/v1/responses/nothing", json={})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "unknown_url"
+    assert "/v1/chat/completions" in r.json()["error"]["message"]
+    msg = anthropic_error(http.post(f"{server.url}/v1/messages/batches", json={}),
+                          404, "not_found_error")
+    assert "unknown route POST /v1/messages/batches" in msg
+
+
+def test_system_turns_inside_messages_fold_into_the_system_prompt(server, http, backend):
+    """Claude Code >= 2.1.154 sends `role: "system"` inside `messages`."""
+    r = http.post(server.url + MSGS, json={
+        "model": MODEL, "max_tokens": 20, "system": "one two",
+        "messages": [{"role": "user", "content": "alpha"},
+                     {"role": "system", "content": [{"type": "text", "text": "three"}]},
+                     {"role": "user", "content": "beta"}]})
+    assert r.status_code == 200, r.text
+    counted = http.post(server.url + MSGS + "/count_tokens", json={
+        "model": MODEL, "system": "one two\n\nthree",
+        "messages": [{"role": "user", "content": "alpha"}, {"role": "user", "content": "beta"}]})
+    assert r.json()["usage"]["input_tokens"] == counted.json()["input_tokens"]
 
 
 def test_aliases_resolve_and_a_retired_alias_forces_thinking(http):
