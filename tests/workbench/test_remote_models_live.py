@@ -21,6 +21,10 @@ import httpx
 import pytest
 from embedded_cache import shared_cache_dir
 
+from workbench import engine_control as control
+from workbench.config import Settings
+from workbench.context import AppContext
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -174,10 +178,31 @@ def test_first_longhand_serves_the_remote_model_on_its_http_api(first, second, t
         assert body["usage"]["prompt_tokens"] == own["input_tokens"]
     finally:
         app.close()
-    removed = ok_json(cli(first, "remove-model", "second-exact", "--json"))
-    assert removed["name"] == "second-exact"
+
+
+def test_remove_model_removes_it_everywhere(first, second):
+    ok_json(cli(first, "add-model", "temporary", "--url", second.url + "/v1", "--remote-model",
+                "smollm2-135m-instruct", "--json"))
+    assert "temporary" in [m["name"] for m in ok_json(cli(first, "models", "--json"))]
+    assert ok_json(cli(first, "remove-model", "temporary", "--json"))["name"] == "temporary"
     names = [m["name"] for m in ok_json(cli(first, "models", "--json"))]
-    assert "second-exact" not in names and "second-longhand" in names
+    assert "temporary" not in names and "second-longhand" in names
     gone = cli(first, "synthesize", "Night Shift", "--task", "coverage", "--model",
-               "second-exact", "--json")
-    assert gone.returncode == 2 and "second-exact" in gone.stderr
+               "temporary", "--json")
+    assert gone.returncode == 2 and "temporary" in gone.stderr
+    again = cli(first, "remove-model", "temporary")
+    assert again.returncode == 2 and again.stderr.startswith("error: no added model named")
+
+
+def test_engine_tab_loads_an_added_model_and_chats_through_it(first):
+    ctx = AppContext.from_settings(Settings(data_dir=first, cache_dir=shared_cache_dir()))
+    backend = control.load_choice(ctx, control.EngineChoice(source="added",
+                                                            added="second-longhand"))
+    assert ctx.backend() is backend and backend.context_window == 8192
+    rows = dict(control.status_rows(backend))
+    assert rows["Model"] == "second-longhand"
+    assert rows["Model on the server"] == "smollm2-135m-instruct"
+    assert rows["Token counts"].startswith("an estimate")
+    answer = list(control.chat(backend, [], "Name one scene of a screenplay.",
+                               max_new_tokens=8))
+    assert answer and answer[-1].strip()
