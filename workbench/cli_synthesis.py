@@ -3,8 +3,9 @@
 
 `synthesize` runs the job in this process (a job row all the same, so `job-status` from another
 shell can follow it and `resume-job` can finish it after a crash), shows progress on stderr and
-prints the DESIGN.md §4 JSON with `--json`, whose `engine` object says what ran it (model, backend,
-kernels, precision, placement; engine/backends/describe.py). The placement flags are app.py's. A job that does not fit is refused with its budget
+prints the DESIGN.md §4 JSON with `--json`; its `engine` object says what ran it (model,
+backend, kernels, precision, placement: engine/backends/describe.py). The placement flags are
+app.py's (workbench/placement_flags.py). A job that does not fit is refused with its budget
 (exit code 2) unless `--map-reduce` is given.
 
 Does not know SQL or models: it calls the Workbench facade (workbench/synthesis/api.py).

@@ -58,13 +58,13 @@ def ok_json(out: subprocess.CompletedProcess):
 class Longhand:
     """`python app.py --api-only` on a free loopback port, stopped on exit."""
 
-    def __init__(self, data_dir: Path, log: Path):
+    def __init__(self, data_dir: Path, log: Path, *flags: str):
         self.url = f"http://127.0.0.1:{_port()}"
         self.log = log
         with open(log, "wb") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "app.py", "--api-only", "--port", self.url.rsplit(":", 1)[1],
-                 "--data-dir", str(data_dir)], cwd=ROOT, env=_env(), stdout=out,
+                 "--data-dir", str(data_dir), *flags], cwd=ROOT, env=_env(), stdout=out,
                 stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120
         while True:
@@ -206,3 +206,18 @@ def test_engine_tab_loads_an_added_model_and_chats_through_it(first):
     answer = list(control.chat(backend, [], "Name one scene of a screenplay.",
                                max_new_tokens=8))
     assert answer and answer[-1].strip()
+
+
+def test_app_runs_on_an_added_model(first, tmp_path):
+    app = Longhand(first, tmp_path / "app.log", "--model", "second-longhand")
+    try:
+        health = httpx.get(app.url + "/healthz", timeout=30).json()
+        assert health["model"] == "second-longhand"
+        ids = [m["id"] for m in httpx.get(app.url + "/v1/models", timeout=30).json()["data"]]
+        assert ids[0] == "second-longhand" and "smollm2-135m-instruct" not in ids
+        answer = httpx.post(app.url + "/v1/chat/completions", timeout=300, json={
+            "model": "second-longhand", "messages": QUESTION, "max_tokens": 8})
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["choices"][0]["message"]["content"].strip()
+    finally:
+        app.close()
