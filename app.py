@@ -19,6 +19,7 @@ from typing import Sequence
 
 from workbench.config import DEFAULT_MODEL, Settings, apply_privacy_env
 from workbench.errors import WorkbenchError
+from workbench.placement_flags import add_placement_flags
 
 EXIT_USER_ERROR = 2
 
@@ -33,20 +34,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port for the UI and the API (default 7860)")
     p.add_argument("--data-dir", type=Path, help="where projects live (default projects/)")
     p.add_argument("--cache-dir", type=Path, help="converted models (default ~/.cache/longhand)")
-    p.add_argument("--model", help=f"model name or path (default {DEFAULT_MODEL})")
+    p.add_argument("--model", help=f"model name or path, or a model added with "
+                                   f"`python -m workbench add-model` (default {DEFAULT_MODEL})")
     p.add_argument("--api-key", help="key the HTTP API requires; also the UI password")
     p.add_argument("--api-only", action="store_true", default=None,
                    help="serve only the HTTP API, no UI")
     p.add_argument("--max-upload-bytes", type=int, help="largest importable file (200 MB)")
-    placement = p.add_argument_group("engine placement (local models)")
-    placement.add_argument("--device-map", help="accelerate device map, e.g. auto, cpu, cuda:0")
-    placement.add_argument("--max-memory", help='per-device limits, e.g. "cpu=8GiB,0=20GiB"')
-    placement.add_argument("--offload-folder", type=Path, help="where offloaded weights go")
-    placement.add_argument("--quantization", choices=("nf4", "int8", "fp16-cpu", "int8-cpu"),
-                           help="nf4/int8: bitsandbytes; fp16-cpu/int8-cpu: faster CPU decode "
-                                "of Llama-family models (not exact)")
-    placement.add_argument("--api-queue-size", type=int,
-                           help="API requests allowed to wait for the model (default 8)")
+    p.add_argument("--api-queue-size", type=int,
+                   help="API requests allowed to wait for the model (default 8)")
+    add_placement_flags(p)
     cache = p.add_argument_group("prefix cache (local models: a second question over the "
                                  "same documents skips reading them again)")
     cache.add_argument("--no-prefix-cache", dest="prefix_cache", action="store_false",

@@ -17,10 +17,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from workbench import cli_adapters, cli_synthesis, cli_trust
+from workbench import cli_adapters, cli_models, cli_synthesis, cli_trust
 from workbench.config import Settings, apply_privacy_env
 from workbench.errors import WorkbenchError
 from workbench.importers.base import ROLES
+from workbench.placement_flags import placement_values
 from workbench.summaries import stats_summary
 
 EXIT_USER_ERROR = 2
@@ -60,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("import-project", cmd_import_project, "import a project zip made by export")
     p.add_argument("archive", type=Path, metavar="IN.zip")
     p.add_argument("--name", default=None, help="the project's name here (default: the zip's)")
-    command("models", cmd_models, "list the models Longhand knows")
+    cli_models.add_commands(command)
     cli_trust.add_commands(command)
     cli_synthesis.add_commands(command)
     cli_adapters.add_commands(command)
@@ -129,18 +130,6 @@ def cmd_import_project(wb, args) -> tuple[Any, str]:
             f"imported project {p.name} ({p.document_count} documents)")
 
 
-def cmd_models(wb, args) -> tuple[Any, str]:
-    from engine.models import RETIRED, known_models
-
-    data = [{"name": m.name, "kind": m.kind, "context_window": m.context_window,
-             "description": m.description, "default": m.name == wb.settings.model,
-             "aliases": sorted(a for a, (target, _) in RETIRED.items() if target == m.name)}
-            for m in known_models()]
-    text = "\n".join(f"{'*' if m['default'] else ' '} {m['name']}\t{m['context_window']} tokens"
-                     f"\t{m['description']}" for m in data)
-    return data, text
-
-
 def _document(d) -> dict:
     return {"id": d.id, "title": d.title, "filename": d.filename, "kind": d.kind,
             "format": d.format, "role": d.role, "version": d.version, "tokens": d.tokens,
@@ -161,14 +150,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     apply_privacy_env()
     args = build_parser().parse_args(argv)
     from engine.errors import EngineError
+    from workbench.context import parse_max_memory
     from workbench.workbench import Workbench
 
     try:
-        settings = Settings.from_sources({"data_dir": args.data_dir})
+        settings = Settings.from_sources({"data_dir": args.data_dir,
+                                          **placement_values(args)})
     except ValueError as exc:  # a LONGHAND_* variable that does not parse
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     try:
+        parse_max_memory(settings.max_memory)  # a typo fails now, not at the model load
         data, text = args.run(Workbench(settings), args)
     except (WorkbenchError, EngineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,9 @@
 
 `synthesize` runs the job in this process (a job row all the same, so `job-status` from another
 shell can follow it and `resume-job` can finish it after a crash), shows progress on stderr and
-prints the DESIGN.md §4 JSON with `--json`. A job that does not fit is refused with its budget
+prints the DESIGN.md §4 JSON with `--json`; its `engine` object says what ran it (model,
+backend, kernels, precision, placement: engine/backends/describe.py). The placement flags are
+app.py's (workbench/placement_flags.py). A job that does not fit is refused with its budget
 (exit code 2) unless `--map-reduce` is given.
 
 Does not know SQL or models: it calls the Workbench facade (workbench/synthesis/api.py).
@@ -13,6 +15,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from workbench.placement_flags import add_placement_flags
 from workbench.synthesis.templates import TEMPLATES
 
 
@@ -26,7 +29,8 @@ def add_commands(command) -> None:
     p.add_argument("--question", default="", help="an extra question for a --task")
     p.add_argument("--docs", type=_ids, nargs="+", default=[], metavar="ID",
                    help="document ids, space- or comma-separated (default: all of the project's)")
-    p.add_argument("--model", default=None)
+    p.add_argument("--model", default=None,
+                   help="model name or path, or a model added with add-model")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="tokens reserved for the answer")
     p.add_argument("--map-reduce", action="store_true",
@@ -35,6 +39,7 @@ def add_commands(command) -> None:
     p.add_argument("--chunk-tokens", type=int, default=None,
                    help="largest map-step prompt in tokens (default: the model's window)")
     p.add_argument("--thinking", action="store_true", help="thinking mode, where supported")
+    add_placement_flags(p)
     p = command("artifacts", cmd_artifacts, "list a project's saved synthesis artifacts")
     p.add_argument("project")
     p = command("job-status", cmd_job_status, "show a job's state and progress")
@@ -42,6 +47,7 @@ def add_commands(command) -> None:
     p = command("resume-job", cmd_resume_job,
                 "finish a job whose process died; finished steps are not redone")
     p.add_argument("job_id", type=int)
+    add_placement_flags(p)
     p = command("cancel-job", cmd_cancel_job, "ask a running job to stop")
     p.add_argument("job_id", type=int)
     p = command("export-artifact", cmd_export_artifact, "write an artifact as md, csv or srt")
@@ -75,11 +81,13 @@ def _result(wb, answer) -> tuple[dict, str]:
     art = answer.artifact
     data = {
         "text": art.text, "strategy": art.strategy,
-        "budget": {k: art.budget[k] for k in ("window", "prompt_tokens", "reserved_output")},
+        "budget": {k: art.budget[k] for k in ("window", "prompt_tokens", "reserved_output",
+                                              "estimate") if k in art.budget},
         "usage": {"prompt_tokens": art.prompt_tokens,
                   "cached_tokens": art.extra.get("cached_tokens", 0),
                   "completion_tokens": art.completion_tokens},
         "seconds": round(art.seconds, 3), "ttft_s": art.extra.get("ttft_s"),
+        "engine": art.extra.get("engine"),
         "citations": [c.as_json() for c in unique(answer.citations)],
         "artifact_id": art.id,
     }

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.placement_flags import add_placement_flags
 from workbench.trust.runner import (DEFAULT_DEPTHS, DEFAULT_LENGTHS, DEFAULT_MAX_NEW_TOKENS,
                                     TrustRequest)
 
@@ -49,16 +50,17 @@ def add_commands(command) -> None:
     p.add_argument("--trials", type=int, default=1, help="prompts per cell")
     p.add_argument("--docs", type=int, nargs="+", default=[], metavar="ID",
                    help="documents to build the haystack from (default: all)")
-    p.add_argument("--model", default=None, help="model name or path (default: settings)")
+    p.add_argument("--model", default=None,
+                   help="model name or path, or a model added with add-model (default: settings)")
     p.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
     p.add_argument("--heatmap", type=Path, default=None, metavar="OUT.png",
                    help="also write the heat map as a PNG")
+    add_placement_flags(p)
 
 
 def cmd_trust(wb, args) -> tuple[Any, str]:
     from tqdm import tqdm
 
-    from engine.backends.factory import make_backend
     from workbench.trust.check import run_check
 
     library = wb.library
@@ -67,8 +69,7 @@ def cmd_trust(wb, args) -> tuple[Any, str]:
         project=args.project, lengths=tuple(args.lengths), depths=tuple(args.depths),
         seed=args.seed, needles=args.needles, trials=args.trials,
         max_new_tokens=args.max_new_tokens, document_ids=tuple(args.docs), model=args.model)
-    backend = make_backend(args.model or wb.settings.model, cache_dir=wb.settings.cache_dir,
-                           **wb.settings.prefix_cache_options())
+    backend = wb.model_backend(args.model)
     bar = tqdm(total=0, unit="cell", file=sys.stderr, leave=False, disable=None)
 
     def progress(p) -> None:

@@ -1,6 +1,7 @@
 """Settings: flags > environment (LONGHAND_*) > defaults, built once and passed down.
 
-Only `Settings.from_sources` reads the environment, and only when app.py or cli.py call it.
+Only `Settings.from_sources` reads the environment, and only when app.py or cli.py call it;
+`env_secret` reads the one variable a remote model names for its API key, when it is used.
 """
 from __future__ import annotations
 
@@ -99,6 +100,13 @@ class Settings:
             if val is not None and key in {f.name for f in fields(cls)}:
                 values[key] = _coerce(key, val)
         return cls(**values)
+
+
+def env_secret(variable: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The API key a remote model names by its variable (add-model --api-key-env): read at use,
+    never stored."""
+    value = (os.environ if env is None else env).get(variable)
+    return value or None
 
 
 def apply_privacy_env(environ: MutableMapping[str, str] | None = None) -> None:

@@ -28,15 +28,11 @@ class AppContext:
         return cls(settings=settings, workbench=Workbench(settings))
 
     def backend(self):
-        """The model backend for `settings.model`, loaded on first call (seconds to minutes)."""
+        """The model backend for `settings.model` (a local model, or one added with add-model),
+        loaded on first call (seconds to minutes)."""
         with self._lock:
             if self._backend is None:
-                from engine.backends.factory import make_backend
-
-                self._backend = make_backend(self.settings.model,
-                                             cache_dir=self.settings.cache_dir,
-                                             options=load_options(self.settings),
-                                             **self.settings.prefix_cache_options())
+                self._backend = self.workbench.make_model_backend(self.settings.model)
             return self._backend
 
     def loaded_backend(self):

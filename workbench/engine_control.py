@@ -2,7 +2,8 @@
 stream a plain chat answer from it.
 
 Why: the tab only lays out components; the choices it collects (embedded default, a local folder
-or file, or a remote server with its protocol, plus placement and quantization) become one
+or file, a remote server with its protocol, or a model added with `add-model`, plus placement
+and quantization) become one
 `EngineChoice`, checked here with messages the user can act on, turned into a Backend by
 engine/backends/factory.py and installed in the AppContext so the other tabs and the HTTP API
 use it too. Plain Python: usable from tests and notebooks without Gradio.
@@ -24,7 +25,7 @@ from engine.models import EMBEDDED_NAME
 from workbench.context import AppContext, parse_max_memory
 from workbench.errors import WorkbenchError
 
-SOURCES = ("embedded", "local", "remote")
+SOURCES = ("embedded", "local", "remote", "added")
 PROTOCOLS = ("openai", "anthropic")
 # Mirrors engine/loading.py (QUANTIZATION_MODES + CPU_DECODE_MODES) without importing torch.
 QUANTIZATIONS = ("none", "nf4", "fp4", "int8", "fp16-cpu", "int8-cpu")
@@ -47,6 +48,7 @@ class EngineChoice:
     max_memory: str = ""  # "cpu=8GiB,0=20GiB"
     offload_folder: str = ""
     quantization: str = "none"
+    added: str = ""  # the name of a model added with add-model (source "added")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ def load_choice(ctx: AppContext, choice: EngineChoice,
     """
     report = progress or (lambda fraction, text: None)
     report(0.0, "Checking the choice")
+    if choice.source == "added":
+        return _load_added(ctx, choice.added.strip(), report)
     kwargs = _factory_arguments(ctx, choice)
     if choice.source != "remote":
         report(0.1, "Unloading the current model")
@@ -79,6 +83,29 @@ def load_choice(ctx: AppContext, choice: EngineChoice,
     gc.collect()
     report(1.0, "Loaded")
     return backend
+
+
+def _load_added(ctx: AppContext, name: str, report: Progress):
+    """A model added with add-model: its server answers first, then it becomes the app's."""
+    if not name:
+        raise WorkbenchError("Choose an added model (python -m workbench add-model NAME "
+                             "--url URL adds one).")
+    report(0.2, f"Contacting the server of {name}")
+    backend = ctx.workbench.remotes.backend(name)
+    report(0.95, "Installing")
+    ctx.set_backend(backend)
+    report(1.0, "Loaded")
+    return backend
+
+
+def model_names(wb, current: str | None = None) -> list[str]:
+    """What a model dropdown offers: the registry's models, the added ones, and `current`."""
+    from engine.models import known_models
+
+    names = [m.name for m in known_models()] + wb.remotes.names()
+    if current and current not in names:
+        names.insert(0, current)
+    return names
 
 
 def unload(ctx: AppContext) -> bool:
@@ -103,6 +130,10 @@ def status_rows(backend) -> list[tuple[str, str]]:
     base_url = getattr(backend, "base_url", None)
     if base_url:
         rows.append(("Server", str(base_url)))
+        if getattr(backend, "remote_model", backend.model) != backend.model:
+            rows.append(("Model on the server", backend.remote_model))
+        estimate = getattr(backend, "count_estimate", None)
+        rows.append(("Token counts", f"{estimate}" if estimate else "exact"))
     report = getattr(backend, "report", None)
     if report is None:
         return rows

@@ -51,6 +51,7 @@ class Workbench(SynthesisMixin):
             data_dir=Path(data_dir).expanduser() if data_dir is not None else None,
             cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else None)
         self._library = None
+        self._remotes = None
         self._tokens = None
         self._library_lock = threading.Lock()
         self._tokens_lock = threading.Lock()  # held through a first-use conversion (~25 s)
@@ -65,6 +66,17 @@ class Workbench(SynthesisMixin):
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
                 self._library = Library.open(self.settings.data_dir)
             return self._library
+
+    @property
+    def remotes(self):
+        """The library's remote models (workbench/remote_models.py), opened on first use."""
+        with self._library_lock:
+            if self._remotes is None:
+                from workbench.remote_models import RemoteModels
+
+                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+                self._remotes = RemoteModels(self.settings, self.settings.db_path)
+            return self._remotes
 
     def token_counter(self):
         """The embedded default model's tokenizer (converted from its GGUF once, then cached)."""

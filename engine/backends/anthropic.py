@@ -33,11 +33,13 @@ class AnthropicBackend:
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
                  context_window: int | None = None, force_thinking: bool | None = None,
-                 counter=None, timeout: float = 600.0, probe: bool = True):
+                 counter=None, timeout: float = 600.0, probe: bool = True,
+                 name: str | None = None):
         import anthropic
 
         self.base_url = check_remote_args(model, base_url, context_window)
-        self.model = model
+        self.remote_model = model  # the id the server knows
+        self.model = name or model  # the name the user chose (add-model NAME)
         self.force_thinking = force_thinking
         self.counter = counter
         self._configured_window = context_window
@@ -54,7 +56,7 @@ class AnthropicBackend:
         import anthropic
 
         try:
-            info = self.client.models.retrieve(self.model)
+            info = self.client.models.retrieve(self.remote_model)
         except anthropic.NotFoundError:
             return None
         except anthropic.APIError as exc:
@@ -68,6 +70,8 @@ class AnthropicBackend:
             raise EngineError("the Messages API needs at least one user message")
         return system, chat
 
+    count_estimate = None  # the server counts; budgets are exact
+
     def count_tokens(self, messages: list[Message], tools=()) -> int:
         import anthropic
 
@@ -76,7 +80,7 @@ class AnthropicBackend:
         extra.update(remote_tools.anthropic_tool_fields(GenerationParams(tools=tuple(tools))))
         extra.pop("tool_choice", None)
         try:
-            return self.client.messages.count_tokens(model=self.model, messages=chat,
+            return self.client.messages.count_tokens(model=self.remote_model, messages=chat,
                                                      **extra).input_tokens
         except anthropic.NotFoundError as exc:
             if self.counter is not None:
@@ -89,7 +93,7 @@ class AnthropicBackend:
     def _request(self, messages: list[Message], params: GenerationParams) -> dict:
         system, chat = self._split(messages)
         thinking = params.thinking if self.force_thinking is None else self.force_thinking
-        request: dict = {"model": self.model, "messages": chat,
+        request: dict = {"model": self.remote_model, "messages": chat,
                          "max_tokens": params.max_new_tokens, "stream": True}
         if system:
             request["system"] = system

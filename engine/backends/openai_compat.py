@@ -8,7 +8,8 @@ Thinking is requested as DeepSeek's `thinking: {type: enabled}` plus vLLM/SGLang
 `chat_template_kwargs`, only when asked for. Tools, tool calls and results travel through
 remote_tools.py; streamed `tool_calls` deltas come back as ToolCallDelta events.
 
-Does not know: tokenization (servers count; a local TokenCounter may be supplied) or model names.
+Does not know: tokenization (the factory supplies a counter, engine/backends/remote_tokens.py:
+the given tokenizer, or the embedded one as an estimate) or model names.
 """
 from __future__ import annotations
 
@@ -31,11 +32,13 @@ class OpenAICompatBackend:
 
     def __init__(self, model: str, base_url: str, api_key: str | None = None, *,
                  context_window: int | None = None, force_thinking: bool | None = None,
-                 counter=None, timeout: float = 600.0, probe: bool = True):
+                 counter=None, timeout: float = 600.0, probe: bool = True,
+                 name: str | None = None):
         import openai
 
         self.base_url = check_remote_args(model, base_url, context_window)
-        self.model = model
+        self.remote_model = model  # the id the server knows
+        self.model = name or model  # the name the user chose (add-model NAME)
         self.force_thinking = force_thinking
         self.counter = counter
         self._configured_window = context_window
@@ -57,9 +60,14 @@ class OpenAICompatBackend:
         except openai.APIError as exc:
             raise _unavailable(exc, self.base_url) from exc
         for entry in page.data:
-            if entry.id == self.model:
+            if entry.id == self.remote_model:
                 return window_from_entry(entry.model_dump())
         return None
+
+    @property
+    def count_estimate(self) -> str | None:
+        """Why the counts are an estimate (budgets show it), or None when they are exact."""
+        return getattr(self.counter, "estimate", None)
 
     def count_tokens(self, messages: list[Message], tools=()) -> int:
         if self.counter is not None:  # tools as the Hermes fallback writes them: an estimate
@@ -68,12 +76,12 @@ class OpenAICompatBackend:
             return self.counter.count_messages(fallback_chat(messages, tuple(tools)))
         raise EngineError(
             f"{self.base_url} speaks OpenAI Chat Completions, which has no token-counting "
-            "endpoint; configure a local tokenizer for this model to budget its prompts")
+            "endpoint; give this model a tokenizer (add-model --tokenizer) to budget its prompts")
 
     def _request(self, messages: list[Message], params: GenerationParams) -> dict:
         thinking = params.thinking if self.force_thinking is None else self.force_thinking
         request: dict = {
-            "model": self.model,
+            "model": self.remote_model,
             "messages": remote_tools.openai_messages(messages),
             "stream": True,
             "stream_options": {"include_usage": True},

@@ -31,13 +31,13 @@ __all__ = ["mount", "create_api_app", "ApiState"]
 
 def build_router(settings: Settings, backend_provider: BackendProvider, *, workers: int = 1,
                  max_body_bytes: int = MAX_BODY_BYTES,
-                 adapter_store=None) -> tuple[APIRouter, ApiState]:
+                 adapter_store=None, remotes=None) -> tuple[APIRouter, ApiState]:
     """All API routes over one backend; refuses an off-loopback bind without a key.
 
     `adapter_store` (library.adapters_store.AdapterStore): its finished adapters are served
-    as `base+adapter`."""
+    as `base+adapter`; `remotes` (workbench.remote_models.RemoteModels): its models by name."""
     ensure_safe_bind(settings)
-    state = ApiState(settings, Catalog(settings, backend_provider, adapter_store),
+    state = ApiState(settings, Catalog(settings, backend_provider, adapter_store, remotes),
                      GenerationRunner(settings.api_queue_size, workers))
     router = api_router(settings, max_body_bytes)
     _add_common_routes(router, state)
@@ -54,7 +54,9 @@ def mount(app: FastAPI, ctx) -> ApiState:
 
     workbench = getattr(ctx, "workbench", None)
     store = open_store(workbench.library) if workbench is not None else None
-    router, state = build_router(ctx.settings, ctx.backend, adapter_store=store)
+    remotes = workbench.remotes if workbench is not None else None
+    router, state = build_router(ctx.settings, ctx.backend, adapter_store=store,
+                                 remotes=remotes)
     before = len(app.router.routes)
     app.include_router(router)
     ours = app.router.routes[before:]
@@ -76,7 +78,7 @@ def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
 
 def _add_common_routes(router: APIRouter, state: ApiState) -> None:
     def card(model_id: str) -> ModelCard:
-        window = state.catalog.context_window()
+        window = state.catalog.context_window(model_id)
         return ModelCard(id=model_id, display_name=model_id, context_window=window,
                          max_input_tokens=window)
 
@@ -90,11 +92,12 @@ def _add_common_routes(router: APIRouter, state: ApiState) -> None:
     @router.get("/v1/models")
     async def list_models():
         ids = await run_in_threadpool(state.catalog.model_ids)
-        return ModelList(data=[card(i) for i in ids], first_id=ids[0] if ids else None,
+        cards = await run_in_threadpool(lambda: [card(i) for i in ids])  # reads the library
+        return ModelList(data=cards, first_id=ids[0] if ids else None,
                          last_id=ids[-1] if ids else None).model_dump()
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(model_id: str):
         if model_id not in await run_in_threadpool(state.catalog.model_ids):
             raise unknown_model(model_id, state.catalog.model_ids())
-        return card(model_id).model_dump()
+        return (await run_in_threadpool(card, model_id)).model_dump()

@@ -4,7 +4,9 @@ Owns the mapping from a request's `model` field to the served backend: the confi
 name and its registry aliases (case-insensitive; a retired alias such as `deepseek-reasoner`
 also fixes thinking mode, as engine.models says), plus `base+adapter` for every finished LoRA
 adapter trained on that model (from the library's adapter registry, when one is given;
-`base+<project id>/adapter` where two projects share a name). Anything else is a
+`base+<project id>/adapter` where two projects share a name), plus every remote model added
+to the library (`add-model NAME`, workbench/remote_models.py: read at each request, so one added
+from the CLI while the app runs is served at once). Anything else is a
 404 listing what is served -- a name never reaches the file system from an HTTP request: an
 adapter's folder comes from its registry row.
 Does not load models itself: `backend_provider()` does (lazily, once; thread-safe by contract).
@@ -41,6 +43,7 @@ class Checked:
     name: str
     thinking: bool | None
     adapter: object | None  # the registry's AdapterInfo for `base+adapter`, else None
+    remote: bool = False  # an added remote model other than the served one
 
 
 def _canonical(name: str) -> tuple[str, bool | None]:
@@ -55,11 +58,13 @@ def _canonical(name: str) -> tuple[str, bool | None]:
 
 class Catalog:
     def __init__(self, settings: Settings, backend_provider: BackendProvider,
-                 adapter_store=None):
-        """`adapter_store`: a library.adapters_store.AdapterStore (None: no adapters served)."""
+                 adapter_store=None, remotes=None):
+        """`adapter_store`: a library.adapters_store.AdapterStore (None: no adapters served);
+        `remotes`: workbench.remote_models.RemoteModels (None: no added models served)."""
         self._settings = settings
         self._provider = backend_provider
         self._store = adapter_store
+        self._remotes = remotes
         self._lock = threading.Lock()
         self._switch = AdapterSwitch()
 
@@ -75,10 +80,29 @@ class Catalog:
         names = [a.name for a in adapters]
         base = self._settings.model
         return [base] + [f"{base}+{a.project_id}/{a.name}" if names.count(a.name) > 1
-                         else f"{base}+{a.name}" for a in adapters]
+                         else f"{base}+{a.name}" for a in adapters] + self._remote_names()
 
-    def context_window(self) -> int | None:
-        """The served model's window from the registry or its config, without loading it."""
+    def _remote_names(self) -> list[str]:
+        if self._remotes is None:
+            return []
+        served = self._settings.model.strip().lower()
+        return [n for n in self._remotes.names() if n.lower() != served]
+
+    def _remote(self, name: str):
+        """The added remote model called `name`, unless it is the served model itself."""
+        if self._remotes is None or name.strip().lower() == self._settings.model.lower():
+            return None
+        return self._remotes.get(name)
+
+    def context_window(self, model_id: str | None = None) -> int | None:
+        """A served model's window from the registry, its config or its stored row, without
+        loading it (None: only its server knows)."""
+        remote = self._remote(model_id) if model_id else None
+        if remote is not None:
+            return remote.context_window
+        stored = self._remotes.get(self._settings.model) if self._remotes else None
+        if stored is not None:
+            return stored.context_window
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", models.RetiredModelName)
@@ -95,6 +119,8 @@ class Catalog:
         """The served name, forced thinking and adapter; ApiError 404 otherwise. No loading."""
         from workbench.adapters.registry import resolve_model_name
 
+        if self._remote(name) is not None:
+            return Checked(name.strip(), None, None, remote=True)
         served, _ = _canonical(self._settings.model)
         base, adapter_name = split_model_name(name)
         wanted, thinking = _canonical(base if adapter_name else name)
@@ -118,6 +144,8 @@ class Catalog:
     def resolve(self, name: str) -> Resolved:
         """The backend for `name`: with its adapter attached while it generates, or bare."""
         checked = self.lookup(name)
+        if checked.remote:
+            return Resolved(self._remotes.backend(checked.name), checked.name, None)
         backend = self.backend()
         if checked.adapter is not None and not hasattr(backend, "swap_model"):
             raise unknown_model(name, [self._settings.model])  # adapters need a local model

@@ -34,11 +34,11 @@ class SynthesisMixin:
 
         from engine.adapters import attach_adapter, split_model_name
         from engine.backends.factory import make_backend
+        from workbench.context import load_options
 
         base, adapter = split_model_name(name)
         if adapter is None:
-            return make_backend(name, cache_dir=self.settings.cache_dir,
-                                **self.settings.prefix_cache_options())
+            return self.make_model_backend(name)
         from workbench.adapters.registry import resolve_model_name
         from workbench.adapters.service import open_store
 
@@ -48,9 +48,22 @@ class SynthesisMixin:
         finally:
             store.close()
         backend = make_backend(base, cache_dir=self.settings.cache_dir,
+                               options=load_options(self.settings),
                                **self.settings.prefix_cache_options())
         attach_adapter(backend, Path(info.path), info.name)
         return backend
+
+    def make_model_backend(self, name: str):
+        """A new backend for `name`: an added remote model (`add-model`), else a local model
+        loaded with the settings' placement (--device-map, --max-memory, ...)."""
+        from engine.backends.factory import make_backend
+        from workbench.context import load_options
+
+        if self.remotes.get(name) is not None:
+            return self.remotes.backend(name)
+        return make_backend(name, cache_dir=self.settings.cache_dir,
+                            options=load_options(self.settings),
+                            **self.settings.prefix_cache_options())
 
     def use_backend(self, backend, model: str | None = None) -> None:
         """Hand over an already loaded backend (e.g. the app's) instead of loading another."""

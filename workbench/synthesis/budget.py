@@ -4,7 +4,8 @@ and, when it does not fit, a map-reduce plan over anchor-aligned chunks. Never t
 Counts come from `backend.count_tokens` (the tokenizer and chat template that will run the
 prompt). Per-source figures are the difference a source makes to the templated prompt; the
 total is the exact count of the whole prompt. Chunks never split a section, and every chunk's
-prompt is counted exactly before it is accepted.
+prompt is counted exactly before it is accepted. A remote model counted without its own
+tokenizer says so: `estimate` holds the backend's reason, shown in the JSON and the text.
 
 Does not know how steps run (mapreduce.py, runner.py) or where documents come from.
 """
@@ -36,6 +37,7 @@ class Budget:
     prompt_tokens: int
     sources: tuple[SourceCount, ...]
     overhead_tokens: int  # preamble, task, contract, facts, question, chat template
+    estimate: str | None = None  # why the counts are an estimate (a remote without tokenizer)
 
     @property
     def needed(self) -> int:
@@ -47,8 +49,11 @@ class Budget:
 
     def as_json(self) -> dict:
         """The `budget` object of `synthesize --json` (DESIGN.md §4)."""
-        return {"window": self.window, "prompt_tokens": self.prompt_tokens,
-                "reserved_output": self.reserved_output}
+        out = {"window": self.window, "prompt_tokens": self.prompt_tokens,
+               "reserved_output": self.reserved_output}
+        if self.estimate:
+            out["estimate"] = self.estimate
+        return out
 
     def as_dict(self) -> dict:
         return {**self.as_json(), "overhead_tokens": self.overhead_tokens, "fits": self.fits,
@@ -61,6 +66,8 @@ class Budget:
         lines.append(f"  reserved for the answer: {self.reserved_output:,}")
         verdict = ("fits" if self.fits else
                    f"does not fit: {self.needed - self.window:,} tokens over")
+        if self.estimate:
+            lines.append(f"  counts are {self.estimate}")
         return (f"{self.needed:,} of the model's {self.window:,}-token window ({verdict})\n"
                 + "\n".join(lines))
 
@@ -74,7 +81,8 @@ def count_budget(backend, packed: Packed, reserved_output: int) -> Budget:
         with_block = backend.count_tokens(
             [packed.messages[0], Message("user", f"{b.text}\n\n{packed.tail}")])
         counts.append(SourceCount(b.key, b.label, with_block - empty, b.document_ids))
-    return Budget(backend.context_window, reserved_output, total, tuple(counts), empty)
+    return Budget(backend.context_window, reserved_output, total, tuple(counts), empty,
+                  getattr(backend, "count_estimate", None))
 
 
 def refuse(budget: Budget, what: str = "the selected documents") -> BudgetExceeded:

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Protocol
 
 from engine.backends.base import Done, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.backends.describe import describe
 from engine.errors import Cancelled
 
 from workbench.errors import BudgetExceeded, WorkbenchError
@@ -134,6 +135,7 @@ class SynthesisResult:
             "usage": {"prompt_tokens": self.prompt_tokens, "cached_tokens": self.cached_tokens,
                       "completion_tokens": self.completion_tokens},
             "seconds": round(self.seconds, 3), "ttft_s": self.ttft_s,
+            "engine": self.extra.get("engine"),
             "citations": [c.as_json() for c in cite.unique(self.citations)],
             "artifact_id": artifact_id,
         }
@@ -279,7 +281,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
         steps.put(key, res)
         return res
 
-    extra = dict(p.extra)
+    extra = {**p.extra, "engine": describe(backend)}  # what ran it, for the artifact
     if strategy == "whole":
         res = run_step("final", "answer", p.packed.messages, p.reserved_output, "whole", 1, 1)
         text, done = res.text.strip(), [res]

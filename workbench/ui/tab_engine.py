@@ -1,5 +1,5 @@
-"""The Engine tab: pick the backend and model, placement and quantization, load or unload it,
-see where it lives, and chat with it.
+"""The Engine tab: pick the backend and model (a model added with add-model among them),
+placement and quantization, load or unload it, see where it lives, and chat with it.
 
 Handlers are thin: each turns the form into an EngineChoice and calls workbench/engine_control.py,
 which installs the backend in the AppContext so every tab and the HTTP API use the same model.
@@ -18,7 +18,8 @@ from workbench.ui.feedback import friendly
 
 SOURCE_LABELS = [("Embedded default (SmolLM2-135M-Instruct)", "embedded"),
                  ("Local folder or GGUF file", "local"),
-                 ("Remote server", "remote")]
+                 ("Remote server", "remote"),
+                 ("Added model (python -m workbench add-model)", "added")]
 
 
 def build(ctx: AppContext) -> None:
@@ -40,6 +41,11 @@ def build(ctx: AppContext) -> None:
                                    placeholder="deepseek-v4-flash")
                 api_key = gr.Textbox(label="API key", type="password",
                                      elem_id="lh-engine-key")
+        with gr.Group(visible=False) as added_box:
+            added = gr.Dropdown(choices=ctx.workbench.remotes.names(), value=None,
+                                label="Added model", elem_id="lh-engine-added",
+                                info="Remote models added with `python -m workbench add-model "
+                                     "NAME --url URL`")
         with gr.Accordion("Placement and quantization (local models)", open=False):
             with gr.Row():
                 device_map = gr.Dropdown(list(control.DEVICE_MAPS), value="default",
@@ -66,11 +72,14 @@ def build(ctx: AppContext) -> None:
 
     def choice(*values) -> control.EngineChoice:
         keys = ("source", "path", "base_url", "api_key", "model", "protocol",
-                "device_map", "max_memory", "offload_folder", "quantization")
+                "device_map", "max_memory", "offload_folder", "quantization", "added")
         return control.EngineChoice(**{k: v or "" for k, v in zip(keys, values)})
 
     def show_source(kind: str):
-        return gr.Group(visible=kind == "local"), gr.Group(visible=kind == "remote")
+        names = ctx.workbench.remotes.names()  # added from the CLI meanwhile: offered now
+        return (gr.Group(visible=kind == "local"), gr.Group(visible=kind == "remote"),
+                gr.Group(visible=kind == "added"),
+                gr.Dropdown(choices=names, value=names[0] if names else None))
 
     @friendly("Could not load the model", 1)
     def do_load(*values, progress=gr.Progress()):
@@ -100,9 +109,9 @@ def build(ctx: AppContext) -> None:
         yield _messages(done), done, ""
 
     inputs = [source, path, base_url, api_key, model, protocol, device_map, max_memory,
-              offload_folder, quantization]
+              offload_folder, quantization, added]
     private = {"api_visibility": "private"}
-    source.change(show_source, [source], [local_box, remote_box], **private)
+    source.change(show_source, [source], [local_box, remote_box, added_box, added], **private)
     load.click(do_load, inputs, [status], **private)
     unload.click(do_unload, None, [status], **private)
     refresh.click(lambda: control.status_markdown(ctx.loaded_backend()), None, [status],

@@ -18,6 +18,7 @@ import threading
 import gradio as gr
 
 from workbench.context import AppContext
+from workbench.engine_control import model_names
 from workbench.synthesis.templates import TEMPLATES
 from workbench.ui.feedback import friendly
 
@@ -50,6 +51,8 @@ def budget_html(budget) -> str:
             f'#888;width:100%">{"".join(segs)}<div style="position:absolute;left:{mark:.2f}%;'
             f'top:-4px;bottom:-4px;border-left:3px solid #d00" title="window"></div></div>'
             f'<p>{budget.needed:,} of {budget.window:,} tokens: {verdict}</p>'
+            + (f'<p class="lh-estimate">Counts are {html.escape(budget.estimate)}.</p>'
+               if budget.estimate else "") +
             f'<p style="font-size:90%">{" · ".join(legend)}</p></div>')
 
 
@@ -162,7 +165,9 @@ def build(ctx: AppContext) -> None:
                                   elem_id="lh-syn-project", scale=2)
             task = gr.Dropdown(label="Template", value="coverage", elem_id="lh-syn-task",
                                choices=[(t.title, t.name) for t in TEMPLATES.values()], scale=2)
-            model = gr.Textbox(label="Model", value=ctx.settings.model, scale=2)
+            model = gr.Dropdown(label="Model", value=ctx.settings.model, scale=2,
+                                choices=model_names(wb, ctx.settings.model),
+                                allow_custom_value=True, elem_id="lh-syn-model")
             max_new = gr.Number(label="Answer tokens", value=256, precision=0, minimum=1,
                                 scale=1)
         docs = gr.CheckboxGroup(label="Documents", choices=[], elem_id="lh-syn-docs")
@@ -260,9 +265,10 @@ def build(ctx: AppContext) -> None:
 
     inputs = [project, docs, task, question, model, max_new, map_reduce, adapter]
     project.focus(refresh, project, project)
+    model.focus(lambda m: gr.Dropdown(choices=model_names(wb, m)), model, model)
     project.change(project_docs, project, [docs, artifacts])
     project.change(adapters_for, [project, model], adapter)
-    model.blur(adapters_for, [project, model], adapter)
+    model.change(adapters_for, [project, model], adapter)
     check.click(show_budget, inputs, budget)
     run.click(start, inputs, [job_id, status, output, artifacts])
     cancel.click(stop, job_id, status)

@@ -66,8 +66,10 @@ def test_map_reduce_job_survives_a_kill_and_resumes(data_dir, testdocs, tmp_path
     assert {after[k].pid for k in after if k not in before} != {first.pid}
     assert "reused" in resumed.stderr
 
-    assert set(out) == {"text", "strategy", "budget", "usage", "seconds", "citations",
-                        "artifact_id"}
+    assert set(out) == {"text", "strategy", "budget", "usage", "seconds", "engine",
+                        "citations", "artifact_id"}
+    assert out["engine"]["model"] == "smollm2-135m-instruct"
+    assert out["engine"]["backend"] == "local" and out["engine"]["kernels"] == "fused"
     assert set(out["budget"]) == {"window", "prompt_tokens", "reserved_output"}
     assert all(set(c) == {"anchor", "document_id", "verified"} for c in out["citations"])
     assert out["strategy"] == "map-reduce"
