@@ -66,7 +66,7 @@ def test_map_reduce_job_survives_a_kill_and_resumes(data_dir, testdocs, tmp_path
     assert {after[k].pid for k in after if k not in before} != {first.pid}
     assert "reused" in resumed.stderr
 
-    assert set(out) == {"text", "strategy", "budget", "usage", "seconds", "engine",
+    assert set(out) == {"text", "strategy", "budget", "usage", "seconds", "ttft_s", "engine",
                         "citations", "artifact_id"}
     assert out["engine"]["model"] == "smollm2-135m-instruct"
     assert out["engine"]["backend"] == "local" and out["engine"]["kernels"] == "fused"
