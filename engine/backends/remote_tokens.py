@@ -49,7 +49,12 @@ class RemoteCounter:
         counter = self.counter
         if counter.chat_template:
             return counter.count_messages(messages)
-        return sum(counter.count(m.content) + PER_MESSAGE_FRAMING for m in messages)
+        return sum(counter.count(_content(m)) + PER_MESSAGE_FRAMING for m in messages)
+
+
+def _content(message) -> str:
+    """A Message's text, or a chat dict's (tools rendered as text come as dicts)."""
+    return message["content"] if isinstance(message, dict) else message.content
 
 
 def remote_counter(tokenizer: str | None, cache_dir: Path) -> RemoteCounter:
