@@ -18,11 +18,10 @@ from starlette.responses import Response
 
 from workbench.config import Settings
 
-from .auth import check_key
+from .auth import OPEN_PATHS, check_key
 from .errors import ApiError, error_response
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-OPEN_PATHS = {"/healthz"}
 
 
 def api_router(settings: Settings, max_body_bytes: int = MAX_BODY_BYTES) -> APIRouter:
