@@ -10,6 +10,8 @@ import json
 import httpx
 import pytest
 
+from app_runner import start_app, stop_app
+from browser_pages import LOAD_TIMEOUT_MS, READY_SELECTOR
 from socket_guard import read_log
 from workbench.library import Library
 
@@ -87,3 +89,39 @@ def test_the_guard_refuses_and_records_what_leaves_loopback(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ConnectionRefusedError", "gaierror"]
     assert [e["kind"] for e in read_log(log)] == ["connect", "resolve"]
+
+
+@pytest.mark.e2e
+def test_with_a_key_the_browser_logs_in_and_the_ui_works(browser, tmp_path):
+    """The key gate leaves the login page whole (nothing it loads is refused), and after
+    login the UI works as before; a wrong password is refused."""
+    from playwright.sync_api import expect
+
+    key = "browser-gate-key"
+    app = start_app(tmp_path, "--api-key", key)
+    try:
+        page = browser.new_page()
+        seen: list[tuple[int, str]] = []
+        page.on("response", lambda r: seen.append((r.status, r.url)))
+        page.goto(app.url)
+        password = page.locator("input[type=password]")
+        password.wait_for(timeout=LOAD_TIMEOUT_MS)
+        assert [s for s in seen if s[0] >= 400] == []
+        page.locator("input").first.fill("writer")
+        password.fill("not the key")
+        page.get_by_role("button", name="Login").click()
+        expect(page.get_by_text("Incorrect Credentials")).to_be_visible()
+        page.locator("input").first.fill("writer")  # the form clears it after a refusal
+        password.fill(key)
+        page.get_by_role("button", name="Login").click()
+        page.wait_for_selector(READY_SELECTOR, state="attached", timeout=LOAD_TIMEOUT_MS)
+        page.locator("#lh-new-project").locator("textarea, input").first.fill("Behind the key")
+        page.locator("#lh-create").click()
+        expect(page.locator("#lh-project input")).to_have_value("Behind the key")
+        assert all(url.startswith(app.url) for _, url in seen)
+        assert [s for s in seen if s[0] == 401 and "/login" not in s[1]] == []
+    finally:
+        stop_app(app)
+    with Library.open(app.data_dir) as lib:
+        assert [p.name for p in lib.list_projects()] == ["Behind the key"]
+    assert read_log(app.netlog) == []
