@@ -7,7 +7,12 @@ record must stay empty: no analytics, no Hub look-ups, no CDNs.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
+import os
+import re
+import shutil
+import signal
 
 import httpx
 import pytest
@@ -86,11 +91,46 @@ def _upload(client: httpx.Client, named: list[tuple[str, bytes]]) -> list[dict]:
             for path, (name, _) in zip(r.json(), named)]
 
 
+STRACE = shutil.which("strace")
+ADDRESS_RE = re.compile(r'inet_addr\("([^"]+)"\)|inet_pton\(AF_INET6, "([^"]+)"\)')
+
+
+def beyond_loopback(strace_log) -> list[str]:
+    """connect/sendto/sendmsg system calls (any thread, any child, native code included) whose
+    address is not loopback, from `strace -f -e trace=connect,sendto,sendmsg`."""
+    far = []
+    for line in strace_log.read_text().splitlines():
+        for v4, v6 in ADDRESS_RE.findall(line):
+            ip = ipaddress.ip_address(v4 or v6)
+            mapped = getattr(ip, "ipv4_mapped", None)
+            if not (ip.is_loopback or (mapped is not None and mapped.is_loopback)):
+                far.append(line)
+    return far
+
+
+@pytest.fixture
+def traced_app(tmp_path):
+    """The guarded app, under strace where it is installed: the socket guard sees Python's
+    calls and refuses them; strace sees the system calls of every thread and child, so a
+    native library that opened a socket by itself would show there."""
+    trace = tmp_path / "strace.log"
+    prefix = (STRACE, "-f", "-qq", "--seccomp-bpf", "-e", "trace=connect,sendto,sendmsg",
+              "-o", str(trace)) if STRACE else ()
+    app = start_app(tmp_path, prefix=prefix)
+    yield app, (trace if STRACE else None)
+    if STRACE:  # strace detaches on SIGTERM: stop the app itself first
+        children = f"/proc/{app.process.pid}/task/{app.process.pid}/children"
+        for pid in open(children).read().split():
+            os.kill(int(pid), signal.SIGTERM)
+    stop_app(app)
+
+
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_a_full_run_through_opens_nothing_beyond_loopback(running_app, testdocs):
+def test_a_full_run_through_opens_nothing_beyond_loopback(traced_app, testdocs):
     """Import, synthesis on the embedded default, a short LoRA training and an API answer,
     all in the guarded app process: nothing is refused, because nothing reached out."""
+    running_app, trace = traced_app
     script = testdocs / FILES[0]
     with httpx.Client(base_url=running_app.url, timeout=600) as client:
         call(client, "create_project", "Private")
@@ -120,6 +160,9 @@ def test_a_full_run_through_opens_nothing_beyond_loopback(running_app, testdocs)
     with Library.open(running_app.data_dir) as lib:
         assert lib.count_rows()["documents"] == 2
     assert read_log(running_app.netlog) == [], "the app tried to reach beyond loopback"
+    if trace is not None:
+        assert "sendto(" in trace.read_text()  # the tracer saw the app's own answers
+        assert beyond_loopback(trace) == []
 
 
 REACH_OUT = """
@@ -212,3 +255,36 @@ def test_with_a_key_the_browser_logs_in_and_the_ui_works(browser, tmp_path):
     with Library.open(app.data_dir) as lib:
         assert [p.name for p in lib.list_projects()] == ["Behind the key"]
     assert read_log(app.netlog) == []
+
+
+NATIVE_REACH = """
+import ctypes, socket, struct
+# A UDP socket's connect() only names the peer: no packet leaves. Done through libc, behind
+# the Python guard's back, as a native library would.
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+address = (struct.pack("=H", socket.AF_INET) + struct.pack("!H", 53)
+           + socket.inet_aton("10.255.255.1") + bytes(8))
+print(ctypes.CDLL(None, use_errno=True).connect(udp.fileno(), address, len(address)))
+"""
+
+
+@pytest.mark.skipif(STRACE is None, reason="strace is not installed")
+def test_strace_sees_what_native_code_does_behind_the_guard(tmp_path):
+    """The strace layer of the run-through can fail: a connect() made through libc escapes the
+    Python guard, and strace's record shows it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "native.py"
+    script.write_text(NATIVE_REACH)
+    log, trace = tmp_path / "netlog.jsonl", tmp_path / "strace.log"
+    guard = Path(__file__).with_name("socket_guard.py")
+    out = subprocess.run([STRACE, "-f", "-qq", "--seccomp-bpf", "-e",
+                          "trace=connect,sendto,sendmsg", "-o", str(trace), sys.executable,
+                          str(guard), str(log), str(script)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "0", (out.stdout, out.stderr)
+    assert read_log(log) == []  # the Python guard never saw it
+    far = beyond_loopback(trace)
+    assert len(far) == 1 and "10.255.255.1" in far[0] and "htons(53)" in far[0]
