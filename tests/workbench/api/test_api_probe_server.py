@@ -32,7 +32,9 @@ EXPECTED = {  # case -> statuses that are a clear, correct refusal (or an answer
     "lone_surrogate": {400}, "negative_temperature": {400},
     # refused with the budget, or capped to the window (then queued like any other)
     "max_tokens_1e9": {200, 413, 429},
-    "body_50mb_declared": {413}, "body_50mb_chunked": {413},
+    # chunked: read up to the limit and refused; the server then closes on the rest, and a
+    # client still sending may see that close (a reset) before the 413 it was sent
+    "body_50mb_declared": {413}, "body_50mb_chunked": {413, "reset"},
 }
 PHRASES = {"malformed": "not valid JSON", "bad_utf8": "not valid UTF-8",
            "deep_json": "deeper than", "deep_in_field": "deeper than",
@@ -80,7 +82,8 @@ def summary(results: list[dict]) -> dict:
     return {"sent": len(results), "answered": sum(c == 200 for c in ints),
             "refused_4xx": sum(400 <= c < 500 and c != 429 for c in ints),
             "told_429": ints.count(429), "failed_5xx": sum(c >= 500 for c in ints),
-            "hangs": len(codes) - len(ints)}
+            "closed_after_refusal": codes.count("reset"),
+            "hangs": len(codes) - len(ints) - codes.count("reset")}
 
 
 def test_nothing_hangs_nothing_fails_and_the_server_stays_up(probe):
@@ -89,7 +92,8 @@ def test_nothing_hangs_nothing_fails_and_the_server_stays_up(probe):
     print(f"\nprobe: {figures}; by status {dict(Counter(r['status'] for r in results))}")
     assert figures["sent"] == N + 2 * 7 + 2  # every request came back with a line
     assert figures["hangs"] == 0, [r for r in results if not isinstance(r["status"], int)]
-    assert figures["failed_5xx"] == 0, [r for r in results if r["status"] >= 500]
+    assert figures["failed_5xx"] == 0, [r for r in results
+                                        if isinstance(r["status"], int) and r["status"] >= 500]
     assert health["queue"] == {"running": 0, "waiting": 0, "size": 8}
     assert again.json()["choices"][0]["message"]["content"] == "still here"
     assert backend.max_running == 1
@@ -99,16 +103,17 @@ def test_each_hostile_request_gets_its_own_clear_refusal(probe):
     results = probe[0]
     for r in (r for r in results if r["case"] != "well_formed"):
         assert r["status"] in EXPECTED[r["case"]], r
-        if r["status"] != 200:
+        if r["status"] not in (200, "reset"):
             assert PHRASES.get(r["case"], "") in message_of(r), r
     large = {r["case"]: r for r in results if r["case"].startswith("body_50mb")}
-    # Declared: refused on the header alone, after 1 MiB of the 50 MB ever arrived.
-    assert large["body_50mb_declared"]["sent_bytes"] == 1024 * 1024
+    # Declared: refused on the header alone, before any of the 50 MB was sent.
+    assert large["body_50mb_declared"]["sent_bytes"] == 0
     assert str(MAX_BODY_BYTES) in message_of(large["body_50mb_declared"])
     # Chunked: read up to the limit, then refused (how much more the sender pushed into the
     # sockets' buffers meanwhile depends on the kernel, so it is reported, not asserted).
-    print(f"\nchunked 50 MB body: 413 after {large['body_50mb_chunked']['sent_bytes']:,} "
-          f"bytes sent (limit {MAX_BODY_BYTES:,})")
+    chunked = large["body_50mb_chunked"]
+    print(f"\nchunked 50 MB body: {chunked['status']} after {chunked['sent_bytes']:,} bytes "
+          f"sent (limit {MAX_BODY_BYTES:,})")
 
 
 def test_the_burst_is_served_or_told_when_to_come_back(probe):
