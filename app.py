@@ -5,14 +5,15 @@
 One FastAPI app on one port: the HTTP API (`workbench.api.mount`) first, then the Gradio UI at
 "/". Start-up stays fast because nothing here imports torch: the model loads on first use.
 The privacy environment (no Gradio analytics, no Hub look-ups) is set before gradio is imported.
-Binding to anything but loopback requires --api-key; the UI then asks for it as the password.
+Binding to anything but loopback requires --api-key; the UI then asks for it as the password,
+and a gate in front of the whole app (`KeyGate`) refuses every path without the key or a UI
+session, except the login page.
 
 Does not know: projects, formats or models; it wires the parts together and runs uvicorn.
 """
 from __future__ import annotations
 
 import argparse
-import hmac
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -75,26 +76,19 @@ def build_app(settings: Settings):
     ctx = AppContext.from_settings(settings)
     app = FastAPI(title="Longhand", docs_url=None, redoc_url=None, openapi_url=None)
     workbench.api.mount(app, ctx)
+    gate: dict = {}
     if not settings.api_only:
-        import gradio as gr
+        from workbench.ui.app import LOGIN_PAGE_PATHS, LOGIN_PAGE_PREFIXES, mount_ui
 
-        from workbench.ui.app import build_ui
+        app, session_ok = mount_ui(app, ctx)
+        gate = dict(open_paths=LOGIN_PAGE_PATHS, open_prefixes=LOGIN_PAGE_PREFIXES,
+                    session_ok=session_ok)
+    if settings.api_key:
+        from workbench.api.auth import KeyGate
 
-        app = gr.mount_gradio_app(
-            app, build_ui(ctx), path="/", server_name=settings.host,
-            server_port=settings.port, auth=_ui_auth(settings), ssr_mode=False,
-            max_file_size=settings.max_upload_bytes, footer_links=[], pwa=False,
-            mcp_server=False, enable_monitoring=False)
+        app.add_middleware(KeyGate, api_key=settings.api_key, **gate)
     app.state.ctx = ctx
     return app
-
-
-def _ui_auth(settings: Settings):
-    """With an API key, the UI asks for it as the password (any user name)."""
-    if not settings.api_key:
-        return None
-    key = settings.api_key.encode("utf-8")
-    return lambda _user, password: hmac.compare_digest(password.encode("utf-8"), key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

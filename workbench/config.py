@@ -2,16 +2,19 @@
 
 Only `Settings.from_sources` reads the environment, and only when app.py or cli.py call it;
 `env_secret` reads the one variable a remote model names for its API key, when it is used.
+Also owns `is_loopback_host`: whether a bind address is reachable only from this machine.
 """
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Mapping, MutableMapping
 
 DEFAULT_MODEL = "smollm2-135m-instruct"
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOOPBACK_NAMES = {"localhost"}  # RFC 6761 6.3: always the loopback interface
 # Set by the entry points (app.py, cli.py) before gradio/transformers are imported:
 # no analytics, no Hugging Face Hub look-ups, nothing that phones home.
 PRIVACY_ENV = {
@@ -81,7 +84,7 @@ class Settings:
 
     @property
     def is_loopback(self) -> bool:
-        return self.host in LOOPBACK_HOSTS or self.host.startswith("127.")
+        return is_loopback_host(self.host)
 
     def with_overrides(self, **values) -> "Settings":
         return replace(self, **{k: v for k, v in values.items() if v is not None})
@@ -107,6 +110,44 @@ def env_secret(variable: str, env: Mapping[str, str] | None = None) -> str | Non
     never stored."""
     value = (os.environ if env is None else env).get(variable)
     return value or None
+
+
+def is_loopback_host(host: str) -> bool:
+    """True when binding to `host` listens on loopback only.
+
+    A literal IP decides by its address (`ipaddress`); `localhost` is loopback; any other name is
+    resolved and counts only when every address it resolves to is loopback. A name that does not
+    resolve (no DNS, a typo) is not loopback: the caller then asks for a key rather than guess.
+    The spelling never decides: `127.0.0.1.nip.io` is a name like any other.
+    """
+    name = host.strip()
+    if name.lower() in LOOPBACK_NAMES:
+        return True
+    addresses = host_addresses(name)
+    return bool(addresses) and all(a.is_loopback for a in addresses)
+
+
+def host_addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address] | None:
+    """The addresses a bind to `host` may listen on; None when the name does not resolve."""
+    name = host.strip()
+    if not name:
+        return None  # "" binds every interface: no one address to name
+    literal = _ip_literal(name)
+    if literal is not None:
+        return [literal]
+    try:
+        infos = socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)
+    except (OSError, UnicodeError):
+        return None
+    found = [_ip_literal(str(info[4][0])) for info in infos]
+    return [a for a in found if a is not None] if all(found) and found else None
+
+
+def _ip_literal(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone ("fe80::1%eth0")
+    except ValueError:
+        return None
 
 
 def apply_privacy_env(environ: MutableMapping[str, str] | None = None) -> None:

@@ -34,7 +34,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_app(tmp: Path, *flags: str) -> RunningApp:
+def start_app(tmp: Path, *flags: str, prefix: tuple[str, ...] = ()) -> RunningApp:
+    """`prefix` runs the guarded app under another command (test_privacy.py: strace)."""
     data_dir, netlog, log = tmp / "data", tmp / "netlog.jsonl", tmp / "app.log"
     port = free_port()
     env = {k: v for k, v in os.environ.items()
@@ -42,7 +43,7 @@ def start_app(tmp: Path, *flags: str) -> RunningApp:
     started = time.perf_counter()
     with open(log, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, str(GUARD), str(netlog), "app.py", "--port", str(port),
+            [*prefix, sys.executable, str(GUARD), str(netlog), "app.py", "--port", str(port),
              "--data-dir", str(data_dir), *flags],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -1,21 +1,30 @@
 """A socket guard for privacy tests: refuse and record every connection that leaves loopback.
 
-`install(log_path)` patches the socket module of the current process: connect/connect_ex/sendto
-to a non-loopback address and name look-ups of non-local hosts raise OSError and are appended
-(one JSON object per line) to `log_path`. Unix-domain sockets are local and allowed.
+`install(log_path)` patches the socket module of the current process: connect/connect_ex/
+sendto/sendmsg to a non-loopback address and name look-ups of non-local hosts (getaddrinfo,
+gethostbyname[_ex], gethostbyaddr) raise OSError *before* the real call, so nothing is sent,
+and are appended (one JSON object per line) to `log_path`. Unix-domain sockets are local and
+allowed. asyncio and every HTTP client go through these calls, so they are covered too.
 Run as a wrapper: `python socket_guard.py LOG SCRIPT ARGS...` installs the guard, then runs
-SCRIPT as __main__ (so the app under test is guarded from its first import).
+SCRIPT as __main__ (so the app under test is guarded from its first import); it also exports
+SOCKET_GUARD_LOG and puts guard_site/ (a sitecustomize) on PYTHONPATH, so every Python child
+process the app starts is guarded from its first line and logs to the same file.
+Does not see native code that opens sockets itself (Rust/C libraries), nor non-Python children.
 """
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
 import runpy
 import socket
 import sys
 import threading
+from pathlib import Path
 
 LOCAL_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", ""}
+ENV_LOG = "SOCKET_GUARD_LOG"
+SITE_DIR = Path(__file__).with_name("guard_site")
 _lock = threading.Lock()
 _originals: dict[str, object] = {}
 
@@ -47,53 +56,75 @@ def install(log_path: str) -> None:
 
     def record(kind: str, target) -> None:
         with _lock, open(log_path, "a", encoding="utf-8") as f:
-            f.write(json.dumps({"kind": kind, "target": repr(target)}) + "\n")
+            f.write(json.dumps({"kind": kind, "target": repr(target), "pid": os.getpid()})
+                    + "\n")
 
-    real_connect = socket.socket.connect
-    real_connect_ex = socket.socket.connect_ex
-    real_sendto = socket.socket.sendto
-    real_getaddrinfo = socket.getaddrinfo
+    def refuse(kind: str, target, what: str):
+        record(kind, target)
+        return ConnectionRefusedError(f"socket guard: refused {what} {target!r}")
+
+    real = {"connect": socket.socket.connect, "connect_ex": socket.socket.connect_ex,
+            "sendto": socket.socket.sendto, "sendmsg": socket.socket.sendmsg,
+            "getaddrinfo": socket.getaddrinfo, "gethostbyname": socket.gethostbyname,
+            "gethostbyname_ex": socket.gethostbyname_ex,
+            "gethostbyaddr": socket.gethostbyaddr}
 
     def connect(self, address):
         if not _is_local_address(self.family, address):
-            record("connect", address)
-            raise ConnectionRefusedError(f"socket guard: refused connection to {address!r}")
-        return real_connect(self, address)
+            raise refuse("connect", address, "connection to")
+        return real["connect"](self, address)
 
     def connect_ex(self, address):
         if not _is_local_address(self.family, address):
             record("connect", address)
             return 111  # ECONNREFUSED
-        return real_connect_ex(self, address)
+        return real["connect_ex"](self, address)
 
     def sendto(self, data, *args):
         address = args[-1]
         if not _is_local_address(self.family, address):
-            record("sendto", address)
-            raise ConnectionRefusedError(f"socket guard: refused datagram to {address!r}")
-        return real_sendto(self, data, *args)
+            raise refuse("sendto", address, "datagram to")
+        return real["sendto"](self, data, *args)
 
-    def getaddrinfo(host, *args, **kwargs):
-        if not _is_local_host(host):
-            record("resolve", host)
-            raise socket.gaierror(socket.EAI_NONAME, f"socket guard: refused look-up of {host}")
-        return real_getaddrinfo(host, *args, **kwargs)
+    def sendmsg(self, buffers, ancdata=(), flags=0, address=None):
+        if address is not None and not _is_local_address(self.family, address):
+            raise refuse("sendto", address, "datagram to")
+        if address is None:
+            return real["sendmsg"](self, buffers, ancdata, flags)
+        return real["sendmsg"](self, buffers, ancdata, flags, address)
 
-    _originals.update(connect=real_connect, connect_ex=real_connect_ex, sendto=real_sendto,
-                      getaddrinfo=real_getaddrinfo)
+    def resolver(name: str):
+        def look_up(host, *args, **kwargs):
+            if not _is_local_host(host):
+                record("resolve", host)
+                raise socket.gaierror(socket.EAI_NONAME,
+                                      f"socket guard: refused look-up of {host}")
+            return real[name](host, *args, **kwargs)
+        return look_up
+
+    _originals.update(real)
     socket.socket.connect = connect
     socket.socket.connect_ex = connect_ex
     socket.socket.sendto = sendto
-    socket.getaddrinfo = getaddrinfo
+    socket.socket.sendmsg = sendmsg
+    for name in ("getaddrinfo", "gethostbyname", "gethostbyname_ex", "gethostbyaddr"):
+        setattr(socket, name, resolver(name))
 
 
 def uninstall() -> None:
     if not _originals:
         return
-    socket.socket.connect = _originals.pop("connect")
-    socket.socket.connect_ex = _originals.pop("connect_ex")
-    socket.socket.sendto = _originals.pop("sendto")
-    socket.getaddrinfo = _originals.pop("getaddrinfo")
+    for name in ("connect", "connect_ex", "sendto", "sendmsg"):
+        setattr(socket.socket, name, _originals.pop(name))
+    for name in list(_originals):
+        setattr(socket, name, _originals.pop(name))
+
+
+def guard_children(log_path: str) -> None:
+    """Make every Python child process install the guard first thing (guard_site/)."""
+    os.environ[ENV_LOG] = str(log_path)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(SITE_DIR), os.environ.get("PYTHONPATH")) if p)
 
 
 def read_log(log_path) -> list[dict]:
@@ -107,6 +138,7 @@ def read_log(log_path) -> list[dict]:
 if __name__ == "__main__":
     log, script, *rest = sys.argv[1:]
     install(log)
+    guard_children(log)
     sys.argv = [script, *rest]
     sys.path.insert(0, str(__import__("pathlib").Path(script).resolve().parent))
     runpy.run_path(script, run_name="__main__")

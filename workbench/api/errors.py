@@ -17,6 +17,7 @@ import logging
 from typing import Literal
 
 from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -98,6 +99,9 @@ def as_api_error(exc: BaseException) -> ApiError:
         return bad_request(_validation_message(exc))
     if isinstance(exc, json.JSONDecodeError):
         return bad_request(f"request body is not valid JSON: {exc}")
+    if isinstance(exc, HTTPException) and exc.status_code < 500:  # raised inside FastAPI
+        return ApiError(exc.status_code, "too_large" if exc.status_code == 413 else
+                        "invalid_request", f"invalid request: {exc.detail}")
     if isinstance(exc, ContextOverflow):
         return context_overflow(exc)
     if isinstance(exc, ModelNotFound):

@@ -1,7 +1,8 @@
 """The one place every API request passes: size limit, API key, and the one error handler.
 
 Owns `api_router(settings)`: an APIRouter whose route class reads the body under a size limit
-(413), checks the key (401; `/healthz` stays open for health checks), and turns anything
+(413), decodes a JSON body (body.py: 400 for bad UTF-8, syntax, depth or a lone surrogate),
+checks the key (401; `/healthz` stays open for health checks), and turns anything
 raised -- validation, engine, unexpected -- into the caller's protocol's JSON error. It is a
 route class, not an app-wide exception handler, so that mounting the API beside Gradio changes
 nothing for Gradio's own routes (FastAPI's documented "custom APIRoute" pattern).
@@ -21,11 +22,11 @@ from starlette.responses import Response
 
 from workbench.config import Settings
 
-from .auth import check_key
+from .auth import OPEN_PATHS, check_key
+from .body import decode_json_body
 from .errors import ApiError, error_response
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-OPEN_PATHS = {"/healthz"}
 
 
 def api_router(settings: Settings, max_body_bytes: int = MAX_BODY_BYTES) -> APIRouter:
@@ -61,7 +62,8 @@ def add_unknown_route(router: APIRouter) -> None:
 
 
 async def _read_body(request: Request, limit: int) -> None:
-    """Read the body once (FastAPI reuses it), refusing it past `limit` bytes."""
+    """Read the body once, refusing it past `limit` bytes, and decode it where FastAPI would
+    parse JSON; FastAPI then reuses both (Starlette's `_body` and `_json` caches)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(int(declared), limit)
@@ -72,6 +74,17 @@ async def _read_body(request: Request, limit: int) -> None:
             raise _too_large(size, limit)
         chunks.append(chunk)
     request._body = b"".join(chunks)  # Starlette's cache for request.body()
+    if request._body and _is_json(request.headers.get("content-type")):
+        request._json = decode_json_body(request._body)  # ... and for request.json()
+
+
+def _is_json(content_type: str | None) -> bool:
+    """FastAPI's rule (strict content type): application/json or application/*+json."""
+    if not content_type:
+        return False
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/")
+                                           and media.endswith("+json"))
 
 
 def _too_large(size: int, limit: int) -> ApiError:

@@ -1,11 +1,12 @@
-"""Map-reduce over anchor-aligned chunks, for jobs the user chose to run that way because they
-do not fit the window whole.
+"""Map-reduce over anchor-aligned chunks, for jobs the user chose to run that way: usually
+because they do not fit the window whole, sometimes by request when they would.
 
 Each map step sees one chunk (whole sections, tagged with their anchors) and writes notes that
 cite anchors; reduce steps combine the notes, in groups if they do not fit at once, into the
 template's answer. Every finished step is handed to a step store under a stable key
 ("map:3", "reduce:1:0", "final"), so a resumed job reuses it instead of running it again.
-The answer starts with a plain statement that it was map-reduced, and over what.
+The answer starts with a plain statement that it was map-reduced, why (the documents did not
+fit, or map-reduce was requested although they did), with the budget's figures, and over what.
 
 Does not know how a step is streamed or saved (runner.py passes `run_step` and the store).
 """
@@ -18,7 +19,7 @@ from typing import Callable, Sequence
 from engine.backends.base import Message
 
 from workbench.errors import BudgetExceeded
-from workbench.synthesis.budget import Chunk
+from workbench.synthesis.budget import Budget, Chunk
 from workbench.synthesis.packing import PREAMBLE, Block, task_tail
 from workbench.synthesis.templates import Template
 
@@ -32,8 +33,8 @@ MAP_LEAD = (
     "dash, like this:\n{example} - comment"
 )
 REDUCE_LEAD = (
-    "The documents were too long to read at once, so they were read in {n} parts and notes "
-    "were written on each; the notes follow, each group labelled with the span it covers. "
+    "The documents were read in {n} parts, one at a time, and notes were written on each; "
+    "the notes follow, each group labelled with the span it covers. "
     "Write the answer from these notes, keeping their bracketed anchors as citations."
 )
 
@@ -84,15 +85,19 @@ def reduce_messages(template: Template, question: str, facts: str,
     return [Message("system", PREAMBLE), Message("user", f"{_notes_block(notes)}\n\n{tail}")]
 
 
-def header(chunks: Sequence[Chunk]) -> str:
-    """The statement every map-reduced answer begins with."""
+def header(chunks: Sequence[Chunk], budget: Budget) -> str:
+    """The statement every map-reduced answer begins with: why, the figures, and over what."""
     by_doc: dict[str, list[str]] = {}
     for c in chunks:
         by_doc.setdefault(c.source.title, []).append(f"[{c.first_anchor}]–[{c.last_anchor}]")
     spans = "; ".join(f"{title}: {', '.join(s)}" for title, s in by_doc.items())
-    return (f"*Map-reduced: the documents did not fit the model's window, so this answer was "
-            f"written from notes on {len(chunks)} parts read one at a time ({spans}). "
-            f"No part was read together with the others.*\n\n")
+    figures = f"{budget.needed:,} tokens needed, {budget.window:,} in the window"
+    why = (f"the documents did not fit the model's window ({figures})" if not budget.fits else
+           f"map-reduce was requested, although the documents fit the model's window whole "
+           f"({figures})")
+    return (f"*Map-reduced: {why}, so this answer was written from notes on {len(chunks)} "
+            f"parts read one at a time ({spans}). No part was read together with the "
+            f"others.*\n\n")
 
 
 def group(backend, notes: Sequence[StepResult], build, limit: int) -> list[list[StepResult]]:
@@ -110,7 +115,7 @@ def group(backend, notes: Sequence[StepResult], build, limit: int) -> list[list[
 
 
 def run(backend, chunks: Sequence[Chunk], template: Template, question: str, facts: str, *,
-        map_tokens: int, answer_tokens: int, run_step: RunStep,
+        budget: Budget, map_tokens: int, answer_tokens: int, run_step: RunStep,
         should_stop: Callable[[], bool]) -> tuple[str, list[StepResult]]:
     """Run (or reuse) every map step, then reduce; returns (answer with header, all steps)."""
     n = len(chunks)
@@ -134,7 +139,7 @@ def run(backend, chunks: Sequence[Chunk], template: Template, question: str, fac
             res = run_step("final", "answer", build(groups[0]), answer_tokens, "reduce",
                            n + 1, n + 1)
             done.append(res)
-            return header(chunks) + res.text.strip(), done
+            return header(chunks, budget) + res.text.strip(), done
         merged = []
         for g, ns in enumerate(groups):
             label = f"{ns[0].label.split(', [')[0]}, {_span(ns)}"

@@ -291,7 +291,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
                                "map_tokens": request.map_tokens,
                                "chunk_tokens": request.chunk_tokens}
         text, done = mapreduce.run(backend, chunks, p.template, request.prompt, p.packed.facts,
-                                   map_tokens=request.map_tokens,
+                                   budget=p.budget, map_tokens=request.map_tokens,
                                    answer_tokens=p.reserved_output, run_step=run_step,
                                    should_stop=should_stop)
         if should_stop():

@@ -1,17 +1,36 @@
-"""build_ui(ctx) -> gr.Blocks: the Gradio app, one tab per module (workbench/ui/tab_*.py).
+"""build_ui(ctx) -> gr.Blocks: the Gradio app, one tab per module (workbench/ui/tab_*.py), and
+mount_ui(app, ctx): those Blocks on the app's FastAPI at "/", behind the API key as password.
 
 Tabs are built by `build(ctx)` functions that only lay out components and wire handlers to the
 Workbench facade; no business logic or database access happens in the UI.
-Does not know: how the app is served (app.py mounts these Blocks on FastAPI).
+Owns what the key gate (workbench/api/auth.py `KeyGate`) must know of Gradio: the paths the
+login page needs before anyone has logged in, and whether a request carries a live session.
+Gradio's own `auth` checks only some of its routes (`/gradio_api/reset`, `/cancel`,
+`/heartbeat/*`, `/startup-events`, `/app_id`, `/openapi.json` and more answer anyone), so the
+gate refuses everything else; the session check reads Gradio's login cookie and token table,
+which tests/workbench/api/test_api_probe_gate.py drives over real HTTP to catch an upgrade
+that renames them.
+Does not know: how the app is served (app.py runs uvicorn).
 """
 from __future__ import annotations
 
+import hmac
+from typing import Callable
+
 import gradio as gr
+from gradio.routes import App as GradioApp
+from starlette.requests import HTTPConnection
+from starlette.routing import Mount
 
 from workbench.context import AppContext
 from workbench.ui import tab_engine, tab_library, tab_lora, tab_synthesize, tab_trust
 
 TABS = (tab_library, tab_synthesize, tab_lora, tab_trust, tab_engine)
+# What the login page loads before login (seen in Chromium): the page, its script and style
+# bundles, fonts, the theme, and the login form's POST.
+LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/login/", "/logout", "/favicon.ico",
+                              "/theme.css"})
+LOGIN_PAGE_PREFIXES = ("/assets/", "/static/", "/svelte/")
 
 
 def build_ui(ctx: AppContext) -> gr.Blocks:
@@ -24,3 +43,37 @@ def build_ui(ctx: AppContext) -> gr.Blocks:
             for tab in TABS:
                 tab.build(ctx)
     return demo
+
+
+def mount_ui(app, ctx: AppContext) -> tuple[object, Callable[[HTTPConnection], bool]]:
+    """Mount the UI at '/'; returns the app and the check of a logged-in UI session."""
+    settings = ctx.settings
+    app = gr.mount_gradio_app(
+        app, build_ui(ctx), path="/", server_name=settings.host,
+        server_port=settings.port, auth=_password_check(settings.api_key), ssr_mode=False,
+        max_file_size=settings.max_upload_bytes, footer_links=[], pwa=False,
+        mcp_server=False, enable_monitoring=False)
+    gradio_app = next(r.app for r in app.routes
+                      if isinstance(r, Mount) and isinstance(r.app, GradioApp))
+    return app, _session_check(gradio_app)
+
+
+def _password_check(api_key: str | None):
+    """With an API key, the UI asks for it as the password (any user name)."""
+    if not api_key:
+        return None
+    key = api_key.encode("utf-8")
+    return lambda _user, password: hmac.compare_digest(password.encode("utf-8"), key)
+
+
+def _session_check(gradio_app) -> Callable[[HTTPConnection], bool]:
+    """True for a request whose login cookie names a session Gradio handed out at /login."""
+    def session_ok(request: HTTPConnection) -> bool:
+        cookie_id = gradio_app.cookie_id
+        for name in (f"access-token-{cookie_id}", f"access-token-unsecure-{cookie_id}"):
+            token = request.cookies.get(name)
+            if token and token in gradio_app.tokens:
+                return True
+        return False
+
+    return session_ok

@@ -73,8 +73,10 @@ def test_map_reduce_job_survives_a_kill_and_resumes(data_dir, testdocs, tmp_path
     assert set(out["budget"]) == {"window", "prompt_tokens", "reserved_output"}
     assert all(set(c) == {"anchor", "document_id", "verified"} for c in out["citations"])
     assert out["strategy"] == "map-reduce"
-    assert out["text"].startswith(f"*Map-reduced: the documents did not fit the model's window, "
-                                  f"so this answer was written from notes on {len(maps)} parts")
+    needed = out["budget"]["prompt_tokens"] + out["budget"]["reserved_output"]
+    assert out["text"].startswith(f"*Map-reduced: the documents did not fit the model's window "
+                                  f"({needed:,} tokens needed, 8,192 in the window), so this "
+                                  f"answer was written from notes on {len(maps)} parts")
     assert out["budget"]["window"] == 8192 and out["budget"]["prompt_tokens"] > 25_000
     assert out["usage"]["prompt_tokens"] == sum(s.prompt_tokens for s in after.values())
     job = store.job(1)
