@@ -59,6 +59,12 @@ def _install_hooks(engine: Engine, foreign_keys: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def is_busy(err: Exception) -> bool:
+    """Whether a driver error means another connection held the lock past the busy timeout."""
+    text = str(getattr(err, "orig", err)).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
 def _url(db_path: Path) -> str:
     return f"sqlite+pysqlite:///{db_path}"
 
