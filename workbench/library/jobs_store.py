@@ -105,6 +105,7 @@ def _job(row: Job) -> JobInfo:
     status, message = row.status, row.message
     if _owner_gone(row):
         status = "interrupted"
+    if status == "interrupted":
         message = (f"the process that ran it ({row.pid}) is gone; resume it with "
                    f"`resume-job {row.id}`")
     return JobInfo(
@@ -209,7 +210,7 @@ class JobStore:
         with Session(self._write) as s, s.begin():
             row = self._get(s, job_id)
             row.cancel_requested = 1
-            if row.status in ("queued", "interrupted"):
+            if row.status in ("queued", "interrupted") or _owner_gone(row):
                 row.status, row.phase, row.finished_at = "cancelled", "cancelled", utcnow()
             return _job(row)
 

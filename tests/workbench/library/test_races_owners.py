@@ -145,7 +145,14 @@ def test_a_job_row_whose_pid_was_reused_reads_interrupted(data_dir):
     assert store.job(job.id).status == "interrupted"
     assert [j.id for j in store.jobs(statuses=("interrupted",))] == [job.id]
     assert store.jobs(statuses=("running",)) == []
+    assert "resume-job 1" in store.job(job.id).message
     assert store.start(job.id, os.getpid()).status == "running"  # resumable: claimed again
+    other = store.create_job(project.id, {"project": "P"})
+    with store.engine.begin() as conn:
+        conn.execute(update(Job).where(Job.id == other.id)
+                     .values(owner_started=Job.owner_started - 3600))
+    assert store.job(other.id).status == "interrupted"
+    assert store.request_cancel(other.id).status == "cancelled"  # nobody left to stop it
 
 
 def test_a_killed_training_run_reads_interrupted_in_adapters(data_dir):
