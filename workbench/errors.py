@@ -90,3 +90,7 @@ class DatasetRejected(WorkbenchError):
 
 class TrainingBusy(WorkbenchError):
     """The same training run is already going in another live process."""
+
+
+class LibraryBusy(WorkbenchError):
+    """Another process held the library's write lock for longer than the busy timeout."""

@@ -123,7 +123,7 @@ class Workbench(SynthesisMixin):
             raise ImportRejected(problems)
         batch = [(p.parsed, p.data, p.filename, role, p.tokens) for p in prepared]
         try:
-            results = self.library.add_documents(project, batch)
+            results = self.library.add_documents(project, batch, new_only=True)
         except DuplicateDocument as exc:
             raise ImportRejected([UnsupportedDocument(str(exc))]) from exc
         if progress:

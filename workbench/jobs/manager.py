@@ -16,8 +16,6 @@ import threading
 import time
 from typing import Callable, Iterator
 
-import psutil
-
 from engine.errors import Cancelled, EngineError
 
 from workbench.errors import WorkbenchError
@@ -160,13 +158,17 @@ class JobManager:
         return self.store.job(job_id)
 
     def is_orphan(self, job: JobInfo) -> bool:
-        """A queued or running job that no live thread or process is working on."""
+        """A job that no live thread or process is working on. The store already reads a row
+        whose owning process is gone (killed, crashed, a reused pid) as "interrupted"; what
+        only this process knows is whether its own thread for the job is still alive."""
+        if job.status == "interrupted":
+            return True
         if job.status not in ("queued", "running"):
-            return job.status == "interrupted"
+            return False
         if job.pid == os.getpid():
             t = self._threads.get(job.id)
             return t is None or not t.is_alive()
-        return job.pid is None or not psutil.pid_exists(job.pid)
+        return job.pid is None
 
     def resume(self, job_id: int, *, background: bool = True,
                listener: Callable[[Progress], None] | None = None) -> JobInfo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from workbench.library.models import Base, UTCDateTime, utcnow
@@ -40,6 +40,8 @@ class Adapter(Base):
     steps_total: Mapped[int] = mapped_column(Integer, default=0)
     checkpoint: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the one in use
     pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    owner_started: Mapped[float | None] = mapped_column(Float, nullable=True)  # see owner.py
+    owner_host: Mapped[str | None] = mapped_column(String(255), nullable=True)
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,7 +1,10 @@
 """The database side of adapters: registry rows for trained and training LoRA adapters.
 
 Every call is one short transaction on the library's SQLite file (WAL), so a training process,
-the UI and a CLI can read and write at once. Returns `AdapterInfo` dataclasses.
+the UI and a CLI can read and write at once. Returns `AdapterInfo` dataclasses. A "training"
+row whose owning process is gone (owner.py: pid, start time, host) is read as "interrupted"
+(the same request resumes it from its last checkpoint), and claiming a run for training is one
+check-and-set under the write lock, so two processes never train one adapter.
 Does not know: adapter files, training, or evaluation (workbench/adapters).
 """
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 from sqlalchemy import Engine, exc, select
 from sqlalchemy.orm import Session
 
-from workbench.errors import AdapterExists, AdapterNotFound
+from workbench.errors import AdapterExists, AdapterNotFound, TrainingBusy
+from workbench.library import owner
 from workbench.library.adapters_models import ADAPTER_STATES, Adapter
 from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
 from workbench.library.models import utcnow
@@ -42,13 +46,29 @@ class AdapterInfo:
     finished_at: datetime | None
 
 
+def _owner_gone(row: Adapter) -> bool:
+    return row.status == "training" and owner.gone(row.pid, row.owner_started, row.owner_host)
+
+
+def _claim(row: Adapter, pid: int | None) -> None:
+    me = owner.current()
+    if pid is not None and pid != me.pid:
+        me = owner.Owner(pid, None, me.host)
+    row.pid, row.owner_started, row.owner_host = me.pid, me.started, me.host
+
+
 def _info(row: Adapter) -> AdapterInfo:
+    status, error = row.status, row.error
+    if _owner_gone(row):
+        status = "interrupted"
+        error = error or (f"the process that trained it ({row.pid}) is gone; run the same "
+                          "train-adapter request again to resume from its last checkpoint")
     return AdapterInfo(
-        id=row.id, project_id=row.project_id, name=row.name, status=row.status, path=row.path,
+        id=row.id, project_id=row.project_id, name=row.name, status=status, path=row.path,
         base_model=row.base_model, base_hash=row.base_hash, dataset_hash=row.dataset_hash,
         run_key=row.run_key, hyperparameters=dict(row.hyperparameters),
         dataset=dict(row.dataset), metrics=dict(row.metrics or {}), step=row.step,
-        steps_total=row.steps_total, checkpoint=row.checkpoint, pid=row.pid, error=row.error,
+        steps_total=row.steps_total, checkpoint=row.checkpoint, pid=row.pid, error=error,
         created_at=row.created_at, finished_at=row.finished_at)
 
 
@@ -85,7 +105,8 @@ class AdapterStore:
                               base_model=base_model, base_hash=base_hash,
                               dataset_hash=dataset_hash, run_key=run_key,
                               hyperparameters=hyperparameters, dataset=dataset, metrics={},
-                              step=0, steps_total=steps_total, pid=pid)
+                              step=0, steps_total=steps_total)
+                _claim(row, pid)
                 s.add(row)
                 s.flush()
                 return _info(row)
@@ -135,9 +156,14 @@ class AdapterStore:
             return None if row is None else _info(row)
 
     def claim(self, adapter_id: int, pid: int) -> AdapterInfo:
+        """Take the run over for process `pid`; refused while another live process trains it."""
         with Session(self._write) as s, s.begin():
             row = self._get(s, adapter_id)
-            row.status, row.pid, row.error, row.finished_at = "training", pid, None, None
+            if row.status == "training" and row.pid not in (None, pid) and not _owner_gone(row):
+                raise TrainingBusy(f"adapter {row.name!r} is being trained by process "
+                                   f"{row.pid}; cancel it or wait for it to finish")
+            _claim(row, pid)
+            row.status, row.error, row.finished_at = "training", None, None
             return _info(row)
 
     def progress(self, adapter_id: int, step: int, metrics: dict | None = None) -> None:

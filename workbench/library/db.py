@@ -10,6 +10,18 @@ DDL in migrations transactional.
 Migrations run on a separate, short-lived engine with foreign keys OFF, as SQLite requires for
 Alembic's batch table rebuilds (dropping a parent table with foreign keys on would cascade),
 and are followed by `PRAGMA foreign_key_check`.
+
+Why migrations are one BEGIN IMMEDIATE transaction, and not one per revision: Alembic treats
+SQLite as non-transactional DDL and commits after every revision, so six processes opening a
+fresh data dir at once each read "no version" (or an old one), then take turns applying the
+same revisions and fail with `table ... already exists`. We open the transaction ourselves
+before Alembic sees the connection, so Alembic runs inside it: the current revision is read
+under SQLite's write lock, nothing is visible to others until the file is at head, a second
+process waits on that lock (busy timeout) and then finds nothing to do, and a process killed
+mid-migration leaves the file at its old revision. SQLite's own lock is used rather than an OS
+file lock (fcntl) because it is the one every client of the file already honours, on every
+platform, and it is released by the OS when a holder dies. A file already at head is checked
+with a plain read first, so opening a library never waits behind a long import.
 Does not know: the tables themselves (models.py, migrations/) or the public API (store.py).
 """
 from __future__ import annotations
@@ -19,11 +31,14 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_S = 30.0
+MIGRATE_TIMEOUT_S = 300.0  # waiting for another process's migration (a big rebuild) is normal
 WRITE_OPTION = "longhand_write"
 
 
@@ -42,6 +57,12 @@ def _install_hooks(engine: Engine, foreign_keys: bool) -> None:
     def _on_begin(conn) -> None:
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def is_busy(err: Exception) -> bool:
+    """Whether a driver error means another connection held the lock past the busy timeout."""
+    text = str(getattr(err, "orig", err)).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _url(db_path: Path) -> str:
@@ -64,13 +85,24 @@ def alembic_config() -> Config:
     return cfg
 
 
+def _heads() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
+
+
 def migrate(db_path: Path, revision: str = "head") -> None:
-    """Bring the database file to `revision` (creating it if missing), atomically."""
+    """Bring the database file to `revision` (creating it if missing) in one transaction."""
     engine = create_engine(_url(db_path), poolclass=NullPool,
-                           connect_args={"timeout": BUSY_TIMEOUT_S})
+                           connect_args={"timeout": MIGRATE_TIMEOUT_S})
     _install_hooks(engine, foreign_keys=False)
     try:
+        if revision == "head" and db_path.exists():
+            with engine.connect() as conn:
+                current = set(MigrationContext.configure(conn).get_current_heads())
+                conn.rollback()
+            if current == _heads():
+                return
         with engine.execution_options(**{WRITE_OPTION: True}).connect() as conn:
+            conn.begin()  # an outer transaction: Alembic then commits nothing on its own
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
@@ -80,4 +112,3 @@ def migrate(db_path: Path, revision: str = "head") -> None:
             conn.commit()
     finally:
         engine.dispose()
-

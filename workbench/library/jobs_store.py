@@ -2,10 +2,15 @@
 
 Every call is one short transaction, so a job thread, the UI and a CLI in another process can
 all read and write the same SQLite file (WAL) at once. Returns plain dataclasses.
+A queued or running row whose owning process is gone (owner.py: pid, start time, host) is
+read as "interrupted", with a message saying how to resume it, whoever reads it (job-status,
+the UI's job list, a worker); starting a job claims it under the write lock, so two processes
+never run one job.
 Does not know what a job does (workbench/jobs, workbench/synthesis).
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +18,8 @@ from pathlib import Path
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from workbench.errors import JobNotFound
+from workbench.errors import JobNotFound, WorkbenchError
+from workbench.library import owner
 from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
 from workbench.library.jobs_models import Artifact, Job, JobStep
 from workbench.library.models import utcnow
@@ -84,11 +90,28 @@ class ArtifactInfo:
     created_at: datetime | None = None
 
 
+def _owner_gone(row: Job) -> bool:
+    return row.status in ACTIVE and owner.gone(row.pid, row.owner_started, row.owner_host)
+
+
+def _claim(row: Job, pid: int) -> None:
+    me = owner.current()
+    if pid != me.pid:  # started on behalf of another process of this host
+        me = owner.Owner(pid, None, me.host)
+    row.pid, row.owner_started, row.owner_host = me.pid, me.started, me.host
+
+
 def _job(row: Job) -> JobInfo:
+    status, message = row.status, row.message
+    if _owner_gone(row):
+        status = "interrupted"
+    if status == "interrupted":
+        message = (f"the process that ran it ({row.pid}) is gone; resume it with "
+                   f"`resume-job {row.id}`")
     return JobInfo(
         id=row.id, project_id=row.project_id, kind=row.kind, request=dict(row.request),
-        status=row.status, phase=row.phase, step=row.step, steps_total=row.steps_total,
-        message=row.message, partial_text=row.partial_text, plan=dict(row.plan or {}),
+        status=status, phase=row.phase, step=row.step, steps_total=row.steps_total,
+        message=message, partial_text=row.partial_text, plan=dict(row.plan or {}),
         error=row.error, cancel_requested=bool(row.cancel_requested), pid=row.pid,
         created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
         heartbeat_at=row.heartbeat_at, artifact_id=row.artifact_id,
@@ -137,6 +160,7 @@ class JobStore:
             row = Job(project_id=project_id, kind=kind, request=request, status="queued",
                       phase="queued", step=0, steps_total=0, message="", partial_text="",
                       plan={}, cancel_requested=0)
+            _claim(row, os.getpid())  # the creator starts it; if it dies first, it shows
             s.add(row)
             s.flush()
             return _job(row)
@@ -149,16 +173,23 @@ class JobStore:
         q = select(Job).order_by(Job.id)
         if project_id is not None:
             q = q.where(Job.project_id == project_id)
-        if statuses:
-            q = q.where(Job.status.in_(statuses))
+        if statuses:  # a dead owner's row is stored as running but read as interrupted
+            wanted = set(statuses) | (set(ACTIVE) if "interrupted" in statuses else set())
+            q = q.where(Job.status.in_(wanted))
         with Session(self.engine) as s:
-            return [_job(r) for r in s.scalars(q)]
+            jobs = [_job(r) for r in s.scalars(q)]
+        return [j for j in jobs if not statuses or j.status in statuses]
 
     def start(self, job_id: int, pid: int) -> JobInfo:
+        """Claim the job for process `pid` (this one, normally) and mark it running; refused
+        while another live process is running it."""
         with Session(self._write) as s, s.begin():
             row = self._get(s, job_id)
+            if row.status == "running" and row.pid != pid and not _owner_gone(row):
+                raise WorkbenchError(f"job {job_id} is still running (process {row.pid})")
             now = utcnow()
-            row.status, row.pid, row.heartbeat_at, row.error = "running", pid, now, None
+            _claim(row, pid)
+            row.status, row.heartbeat_at, row.error = "running", now, None
             row.started_at = row.started_at or now
             return _job(row)
 
@@ -179,7 +210,7 @@ class JobStore:
         with Session(self._write) as s, s.begin():
             row = self._get(s, job_id)
             row.cancel_requested = 1
-            if row.status in ("queued", "interrupted"):
+            if row.status in ("queued", "interrupted") or _owner_gone(row):
                 row.status, row.phase, row.finished_at = "cancelled", "cancelled", utcnow()
             return _job(row)
 

@@ -2,7 +2,11 @@
 
 Every public method opens its own session and returns plain dataclasses, so one Library can be
 shared by the Gradio UI and background job threads. Each write is one transaction (BEGIN
-IMMEDIATE, see db.py): a batch import either lands whole or not at all.
+IMMEDIATE, see db.py): a batch import either lands whole or not at all. The checks that decide
+whether a batch may land (content already in the project, two different files under one name)
+run inside that transaction, under the write lock, so two imports at once end exactly as the
+same two imports one after the other; a writer that waited out the busy timeout is told the
+library is busy (`LibraryBusy`) instead of seeing "database is locked".
 Does not know: file formats (importers hand over a ParsedDocument), the UI, or job state.
 """
 from __future__ import annotations
@@ -15,8 +19,9 @@ from typing import Iterator, Sequence
 from sqlalchemy import delete, exc, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from workbench.errors import (DocumentNotFound, InvalidArchive, InvalidProjectName,
-                              ProjectExists, ProjectNotFound, UnsupportedDocument)
+from workbench.errors import (DocumentNotFound, ImportRejected, InvalidArchive,
+                              InvalidProjectName, LibraryBusy, ProjectExists, ProjectNotFound,
+                              UnsupportedDocument)
 from workbench.importers.base import ParsedDocument
 from workbench.library import archive, db, fts, outputs, records
 from workbench.library.models import PROJECT_NAME_MAX, Document, Project, Section, Version
@@ -76,8 +81,16 @@ class Library:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """One write transaction; committed on success, rolled back on any exception."""
-        with self._write() as session, session.begin():
-            yield session
+        try:
+            with self._write() as session, session.begin():
+                yield session
+        except exc.OperationalError as err:
+            if not db.is_busy(err):
+                raise
+            raise LibraryBusy(
+                f"The library is busy with another write (an import or a job in another "
+                f"window) for over {db.BUSY_TIMEOUT_S:.0f} s; nothing was changed, try again "
+                "in a moment.") from err
 
     # -- projects -------------------------------------------------------------------------
     def create_project(self, name: str) -> ProjectInfo:
@@ -123,9 +136,14 @@ class Library:
         current role for a new version."""
         return self.add_documents(project, [(parsed, data, filename, role, tokens)])[0]
 
-    def add_documents(self, project: ProjectRef,
-                      items: Sequence[ImportItem]) -> list[ImportResult]:
-        """Store several files in one transaction: all of them, or none if any fails."""
+    def add_documents(self, project: ProjectRef, items: Sequence[ImportItem], *,
+                      new_only: bool = False) -> list[ImportResult]:
+        """Store several files in one transaction: all of them, or none if any fails.
+
+        Two different files under one name in one batch are refused (ImportRejected): the
+        second would silently become a new version of the first. With `new_only`, a file
+        whose bytes are already in the project, or repeat another file of the batch, refuses
+        the batch too instead of being reported as a "duplicate"."""
         prepared = []
         for parsed, data, filename, role, tokens in items:
             if role is not None:
@@ -134,6 +152,9 @@ class Library:
                              filename, role))
         with self.writing() as s:
             project_id = self._project_row(s, project).id
+            problems = self._batch_problems(s, project_id, prepared, new_only)
+            if problems:
+                raise ImportRejected(problems)
             results = []
             for data, filename, role in prepared:
                 try:
@@ -143,6 +164,37 @@ class Library:
                         f"could not be stored, so nothing of this batch was imported "
                         f"({err.orig})", filename) from err
             return results
+
+    def _batch_problems(self, s: Session, project_id: int, prepared: list,
+                        new_only: bool) -> list[UnsupportedDocument]:
+        """Every reason, file by file, why this batch may not land (read under the lock)."""
+        problems: list[UnsupportedDocument] = []
+        names: dict[str, str] = {}
+        first: dict[str, int] = {}  # sha256 -> index of the first file with those bytes
+        for i, (data, filename, _) in enumerate(prepared):
+            earlier = first.setdefault(data.sha256, i)
+            if names.setdefault(filename, data.sha256) != data.sha256:
+                problems.append(UnsupportedDocument(
+                    f"Another file in this batch has the same name “{filename}” but different "
+                    "content; a name is how a new draft finds its document, so rename one of "
+                    "them or import them in separate batches.", filename))
+            elif new_only and earlier != i:
+                problems.append(UnsupportedDocument(
+                    f"This file has the same content as {prepared[earlier][1]} in this batch.",
+                    filename))
+        if not new_only:
+            return problems
+        stored = {sha: (title, name, n) for sha, title, name, n in s.execute(
+            select(Version.sha256, Document.title, Document.filename, Version.version)
+            .join(Document, Version.document_id == Document.id)
+            .where(Document.project_id == project_id, Version.sha256.in_(list(first))))}
+        for sha, i in first.items():
+            if sha in stored:
+                title, name, number = stored[sha]
+                problems.append(UnsupportedDocument(
+                    f"This file is already in the project as “{title}” ({name}, version "
+                    f"{number}); the same content is never stored twice.", prepared[i][1]))
+        return problems
 
     def _store(self, s: Session, project_id: int, data: records.VersionData, filename: str,
                role: str | None) -> ImportResult:

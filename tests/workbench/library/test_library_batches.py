@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.errors import ProjectExists, UnsupportedDocument
+from workbench.errors import ImportRejected, ProjectExists, UnsupportedDocument
 from workbench.importers.base import Section
 from workbench.library import Library
 
@@ -49,14 +49,22 @@ def test_empty_anchor_is_refused_by_the_database(library, kitchen, make_screenpl
     assert library.count_rows() == before
 
 
-def test_batch_dedups_and_versions_within_itself(library, kitchen, make_screenplay):
+def test_batch_dedups_within_itself_and_refuses_two_files_under_one_name(library, kitchen,
+                                                                       make_screenplay):
     library.create_project("Film")
-    v2 = make_screenplay("K2", [("INT. B", "two")])
     results = library.add_documents("Film", [(kitchen, b"one", "k.fountain", None, None),
-                                             (kitchen, b"one", "copy.fountain", None, None),
-                                             (v2, b"two", "k.fountain", None, None)])
+                                             (kitchen, b"one", "copy.fountain", None, None)])
     assert [(r.status, r.document.version) for r in results] == [
-        ("created", 1), ("duplicate", 1), ("new_version", 2)]
+        ("created", 1), ("duplicate", 1)]
+    before = library.count_rows()
+    v2 = make_screenplay("K2", [("INT. B", "two")])
+    # A second file under a known name in one batch would silently become version 2 of the
+    # first, which then vanishes from `show` and search: the batch is refused instead.
+    with pytest.raises(ImportRejected, match="same name “n.fountain”") as refused:
+        library.add_documents("Film", [(kitchen, b"new", "n.fountain", None, None),
+                                       (v2, b"two", "n.fountain", None, None)])
+    assert [p.filename for p in refused.value.problems] == ["n.fountain"]
+    assert library.count_rows() == before
 
 
 def test_process_killed_mid_import_leaves_no_rows(data_dir, kitchen):
