@@ -15,6 +15,11 @@ the next tensor instead of returning it). Peak RSS did not grow with it (V4 benc
 near that peak instead of falling back. It is process-wide, so it is done once, by the engine when it loads a
 local model, and can be turned off with LONGHAND_MALLOC_TUNING=0. Other C libraries (musl,
 macOS) have no `mallopt`; there it does nothing.
+
+`give_back_freed_memory()` is the other direction, for the moments when a large amount was just
+freed for good (a model unloaded, a long text tokenized): `malloc_trim(0)` returns the free
+pages of every arena to the kernel, which the trim threshold above (and glibc's per-thread
+arenas, which never trim on their own) would otherwise keep in the process.
 """
 from __future__ import annotations
 
@@ -49,3 +54,20 @@ def retain_freed_memory() -> bool:
                 mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
     _state["applied"] = applied
     return applied
+
+
+def give_back_freed_memory() -> bool:
+    """Return freed heap pages to the kernel now (glibc `malloc_trim(0)`); False elsewhere."""
+    trim = _libc_function("malloc_trim")
+    if trim is None:
+        return False
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return bool(trim(0))
+
+
+def _libc_function(symbol: str):
+    name = ctypes.util.find_library("c")
+    try:
+        return getattr(ctypes.CDLL(name), symbol, None) if name else None
+    except OSError:
+        return None

@@ -6,6 +6,13 @@ the UI process. Counts come from the same tokenizer.json and chat template the m
 rendered the way transformers renders them (sandboxed Jinja, trim_blocks, lstrip_blocks, special
 tokens as variables), so `count_messages` equals what the local backend will feed the model.
 
+Long texts are counted in pieces (`split_for_counting`): encoding a whole 40 MB transcript at
+once made the tokenizer hold ~150 bytes per input byte (an Encoding keeps ids, token strings,
+offsets and masks for every token, and the normalized string keeps an alignment per byte), and an
+83 MB file aborted inside it. Pieces of CHUNK_CHARS are cut where the pre-tokenizer always splits,
+so the sum of the pieces' counts is the whole text's count; see `split_for_counting` for why and
+for the one fallback where it can be off by a token.
+
 Does not know: models, devices or generation. Remote backends count through their servers.
 """
 from __future__ import annotations
@@ -16,11 +23,15 @@ from dataclasses import asdict, is_dataclass
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
+from engine.allocator import give_back_freed_memory
 from engine.errors import ModelLoadError
 
 SPECIAL_TOKEN_KEYS = ("bos_token", "eos_token", "unk_token", "pad_token")
+CHUNK_CHARS = 64 * 1024  # one piece of a long text; the tokenizer's transient is ~100x this
+CHUNKS_PER_BATCH = 8  # pieces encoded together (in parallel, in Rust)
+_SEARCH_BACK = 16 * 1024  # how far back from a piece's end a clean cut is looked for
 
 
 class TokenCounter:
@@ -52,10 +63,24 @@ class TokenCounter:
         return bool(self.chat_template) and "thinking" in self.chat_template
 
     def count(self, text: str) -> int:
-        """Tokens of a plain text, no special tokens added."""
+        """Tokens of a plain text, no special tokens added; long texts in bounded memory."""
         if not text:
             return 0
-        return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        if len(text) <= CHUNK_CHARS:
+            return len(self._tokenizer.encode(text, add_special_tokens=False).ids)
+        total, batch = 0, []
+        for piece in split_for_counting(text):
+            batch.append(piece)
+            if len(batch) == CHUNKS_PER_BATCH:
+                total += self._count_batch(batch)
+                batch = []
+        total += self._count_batch(batch) if batch else 0
+        give_back_freed_memory()  # the tokenizer's freed buffers, not kept for the next text
+        return total
+
+    def _count_batch(self, pieces: list[str]) -> int:
+        encodings = self._tokenizer.encode_batch_fast(pieces, add_special_tokens=False)
+        return sum(len(e.ids) for e in encodings)
 
     def count_many(self, texts: Iterable[str]) -> list[int]:
         """Counts for many texts at once (the tokenizers library batches them in Rust)."""
@@ -86,6 +111,47 @@ class TokenCounter:
         text = self.render(messages, add_generation_prompt=add_generation_prompt,
                            thinking=thinking)
         return self.count(text)
+
+
+def split_for_counting(text: str, size: int = CHUNK_CHARS) -> Iterator[str]:
+    """Consecutive pieces of `text`, each at most `size` characters, joined they are `text`.
+
+    Where a piece ends: just before a line break that is followed by neither whitespace nor a
+    digit, or else just before a space that follows a non-space and precedes a letter. With a
+    GPT-2-style byte-level pre-tokenizer (the embedded default's: individual digits, then the
+    byte-level regex `'s|...| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+`), both
+    places are always a pre-token boundary, and the whitespace before such a line break ends up
+    as the same pre-token whether the text ends there or goes on, so the pieces' counts add up
+    to the whole text's exactly (checked on the real testdocs). A piece with neither kind of
+    place in its last _SEARCH_BACK characters (a run of symbols or CJK text with no spaces) is
+    cut where it is full; each such cut can change the count by about one token. Tokenizers
+    of other families (SentencePiece's metaspace) may differ by about one token per piece.
+    """
+    start, n = 0, len(text)
+    while start < n:
+        end = start + size
+        if end >= n:
+            yield text[start:]
+            return
+        cut = _clean_cut(text, max(start + 1, end - _SEARCH_BACK), end)
+        yield text[start:cut]
+        start = cut
+
+
+def _clean_cut(text: str, low: int, high: int) -> int:
+    """The last clean cut point in text[low:high] (see split_for_counting), else `high`."""
+    at = text.rfind("\n", low, high)
+    while at > low:
+        after = text[at + 1]
+        if not after.isspace() and not after.isnumeric():
+            return at
+        at = text.rfind("\n", low, at)
+    at = text.rfind(" ", low, high)
+    while at > low:
+        if text[at + 1].isalpha() and not text[at - 1].isspace():
+            return at
+        at = text.rfind(" ", low, at)
+    return high
 
 
 @lru_cache(maxsize=8)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
 
+from engine.allocator import give_back_freed_memory
 from engine.backends.base import Done, GenerationParams, Message, TextDelta, ThinkingDelta
 from engine.errors import EngineError
 from engine.models import EMBEDDED_NAME
@@ -81,6 +82,7 @@ def load_choice(ctx: AppContext, choice: EngineChoice,
     previous = ctx.set_backend(backend)
     del previous
     gc.collect()
+    give_back_freed_memory()
     report(1.0, "Loaded")
     return backend
 
@@ -109,7 +111,12 @@ def model_names(wb, current: str | None = None) -> list[str]:
 
 
 def unload(ctx: AppContext) -> bool:
-    """Drop the app's backend and return its memory; False if nothing was loaded."""
+    """Drop the app's backend and return its memory; False if nothing was loaded.
+
+    The memory goes back to the system, not only to malloc: the engine raises glibc's trim
+    threshold so that freed activations stay for the next forward pass (engine/allocator.py),
+    which also kept every freed weight and generation buffer, and RSS grew with each cycle.
+    """
     previous = ctx.unload_backend()
     if previous is None:
         return False
@@ -118,6 +125,7 @@ def unload(ctx: AppContext) -> bool:
     torch = sys.modules.get("torch")  # only free GPU caches when torch is already in use
     if torch is not None and torch.cuda.is_available():
         torch.cuda.empty_cache()
+    give_back_freed_memory()
     return True
 
 

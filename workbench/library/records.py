@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -17,9 +18,13 @@ from sqlalchemy.orm import Session
 
 from workbench.errors import InvalidRole, UnsupportedDocument
 from workbench.importers.base import KINDS, ROLES, ParsedDocument
+from workbench.importers.base import Section as ParsedSection
 from workbench.library.models import Document, Section, Version
 from workbench.library.types import DocumentInfo, SectionInfo, VersionInfo
 
+# Sections go in by slices: one executemany over every cue of a 40 MB transcript made
+# SQLAlchemy hold a processed copy of all its parameters at once.
+INSERT_BATCH = 2000
 SECTION_FIELDS = ("ordinal", "kind", "anchor", "text", "heading", "number", "start_s", "end_s",
                   "speaker", "page", "meta")
 
@@ -36,7 +41,7 @@ class VersionData:
     stats: dict
     metadata: dict
     tokens: int | None
-    sections: list[dict]
+    sections: Sequence[dict]  # a list, or SectionRows made on the fly
     imported_at: datetime | None = None
     sha256: str = field(init=False)
 
@@ -70,15 +75,38 @@ def _json_value(value: object, what: str, filename: str) -> dict:
                                   filename) from exc
 
 
+class SectionRows(Sequence):
+    """An importer's sections as row dicts, made a slice at a time as they are written.
+
+    Why: a dict per section, for every cue of a large transcript, doubled what the import
+    held; the section details (`meta`) are still checked up front, before any write.
+    """
+
+    def __init__(self, sections: Sequence[ParsedSection], filename: str):
+        self._sections = sections
+        self._metas = {i: _json_value(s.meta, "section details", filename)
+                       for i, s in enumerate(sections) if s.meta}
+
+    def __len__(self) -> int:
+        return len(self._sections)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self._row(i) for i in range(*index.indices(len(self)))]
+        return self._row(range(len(self))[index])
+
+    def _row(self, i: int) -> dict:
+        s = self._sections[i]
+        return {"ordinal": s.ordinal, "kind": s.kind, "anchor": s.anchor, "text": s.text,
+                "heading": s.heading, "number": s.number, "start_s": s.start_s,
+                "end_s": s.end_s, "speaker": s.speaker, "page": s.page,
+                "meta": self._metas.get(i, {})}
+
+
 def version_data(parsed: ParsedDocument, data: bytes, filename: str,
                  tokens: int | None) -> VersionData:
     check_kind(parsed.kind, filename)
-    sections = [{
-        "ordinal": s.ordinal, "kind": s.kind, "anchor": s.anchor, "text": s.text,
-        "heading": s.heading, "number": s.number, "start_s": s.start_s, "end_s": s.end_s,
-        "speaker": s.speaker, "page": s.page,
-        "meta": _json_value(s.meta, "section details", filename),
-    } for s in parsed.sections]
+    sections = SectionRows(parsed.sections, filename)
     return VersionData(
         title=parsed.title, kind=parsed.kind, format=parsed.format, text=parsed.text,
         original=bytes(data), stats=_json_value(parsed.stats, "statistics", filename),
@@ -96,9 +124,10 @@ def write_version(session: Session, doc: Document, number: int, data: VersionDat
         row.imported_at = data.imported_at
     session.add(row)
     session.flush()
-    if data.sections:
+    for start in range(0, len(data.sections), INSERT_BATCH):
         session.execute(Section.__table__.insert(),
-                        [{"version_id": row.id, **s} for s in data.sections])
+                        [{"version_id": row.id, **s}
+                         for s in data.sections[start:start + INSERT_BATCH]])
     doc.title, doc.kind, doc.format = data.title, data.kind, data.format
     session.flush()
     return row
