@@ -1,8 +1,8 @@
 """Owner identity on job and adapter rows: process start time and host beside the pid, so a
 row whose process died (or whose pid was reused) reads as interrupted.
 
-Revision ID: 0005_races
-Revises: 0004_trust
+Revision ID: 0006_job_owners
+Revises: 0005_remote_models
 Create Date: 2026-12-06
 """
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_races"
-down_revision = "0004_trust"
+revision = "0006_job_owners"
+down_revision = "0005_remote_models"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Remote models stored by name (server URL, protocol, tokenizer, the key's variable name).
 
-Revision ID: 0005_remote14
+Revision ID: 0005_remote_models
 Revises: 0004_trust
 Create Date: 2026-12-06
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_remote14"
+revision = "0005_remote_models"
 down_revision = "0004_trust"
 branch_labels = None
 depends_on = None
