@@ -34,9 +34,18 @@ test: setup-dev
 bench: setup-dev
 	$(PY) -m engine.bench $(ARGS)
 
-# llama.cpp as the generate bench's reference; compiles from source (minutes), so opt-in.
+# llama.cpp as the generate bench's reference; compiles from source (~40 min on 2 cores, once
+# per machine), so opt-in. Runtime dispatch: one CPU library per x86 level, the best one loaded
+# at run time (engine/bench_llama_cpp.py), so the wheel runs on AVX2-only and AVX-512/AMX CPUs
+# alike; a -DGGML_NATIVE=ON wheel from pip's cache (which ignores CMAKE_ARGS) faulted on the
+# other kind. The wheel is kept under .cache/, one folder per set of flags.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON
+LLAMA_WHEELS := .cache/llama-wheels/$(shell printf '%s' '$(LLAMA_CMAKE_ARGS)' | sha256sum | cut -c1-12)
 $(VENV)/.bench-stamp: requirements-bench.txt $(VENV)/.dev-stamp
-	CMAKE_ARGS="$${CMAKE_ARGS:--DGGML_NATIVE=ON}" $(PIP) install -r requirements-bench.txt
+	ls $(LLAMA_WHEELS)/llama_cpp_python-*.whl >/dev/null 2>&1 || \
+	  CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) wheel --no-deps --no-cache-dir \
+	  -w $(LLAMA_WHEELS) -r requirements-bench.txt
+	$(PIP) install --no-cache-dir --find-links $(LLAMA_WHEELS) -r requirements-bench.txt
 	touch $@
 
 bench-deps: $(VENV)/.bench-stamp

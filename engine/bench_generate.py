@@ -68,32 +68,6 @@ def _cold_child(cache_dir: str, queue) -> None:
     queue.put({"seconds": seconds, "peak_gb": peak_gb(), "logits": logits})
 
 
-def _llama_cpp_child(gguf: str, prompt_ids: list[int], repeat: int, queue) -> None:
-    import llama_cpp
-    import numpy as np
-    from llama_cpp import Llama
-
-    started = time.perf_counter()
-    llm = Llama(model_path=gguf, n_ctx=8192, n_threads=2, n_batch=512, verbose=False)
-    load_s = time.perf_counter() - started
-    prefill, decode = [], []
-    for _ in range(repeat):
-        llm.reset()
-        t0 = time.perf_counter()
-        llm.eval(prompt_ids)
-        prefill.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        for _ in range(DECODE_TOKENS):
-            # 0.3.x keeps no scores without logits_all: read the last position's logits
-            logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(llm.ctx, -1),
-                                           shape=(llm.n_vocab(),))
-            token = int(logits.argmax())
-            llm.eval([token])
-        decode.append(time.perf_counter() - t0)
-    queue.put({"load_s": load_s, "prefill_s": statistics.median(prefill),
-               "decode_s": statistics.median(decode), "peak_gb": peak_gb()})
-
-
 class ChildFailed(RuntimeError):
     """A bench child died without answering (a crash in native code, an OOM kill)."""
 
@@ -136,12 +110,23 @@ def reference_in_child(child, *args) -> dict:
 
 
 def reference_timings(gguf: str, prompt_ids: list[int], repeat: int) -> dict:
-    """llama.cpp on the same GGUF, or {"error": why} when it is missing or crashed."""
+    """llama.cpp on the same GGUF, or {"error": why} when it is missing or crashed.
+
+    On its best CPU variant first; if that child dies, once more without the AMX variant (see
+    engine/bench_llama_cpp.py), with the first crash kept as `note`."""
     import importlib.util
+
+    from engine.bench_llama_cpp import AMX_VARIANTS, llama_cpp_child
 
     if importlib.util.find_spec("llama_cpp") is None:
         return {"error": "llama-cpp-python is not installed (make bench-deps)"}
-    return reference_in_child(_llama_cpp_child, gguf, prompt_ids, repeat)
+    ref = reference_in_child(llama_cpp_child, gguf, prompt_ids, repeat, DECODE_TOKENS, ())
+    if "error" not in ref:
+        return ref
+    retry = reference_in_child(llama_cpp_child, gguf, prompt_ids, repeat, DECODE_TOKENS,
+                               AMX_VARIANTS)
+    return {**retry, "note": f"{ref['error']} on its best CPU variant; run without "
+                             f"{', '.join(AMX_VARIANTS)}"}
 
 
 def _fast_timings(model, prompt_ids: list[int], repeat: int) -> dict:
@@ -238,7 +223,8 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
             ids = loaded.tokenizer(PROBE, return_tensors="pt")["input_ids"]
             logits = loaded.model(input_ids=ids).logits[0]
         diff = float((logits - torch.tensor(cold["logits"])).abs().max())
-        why = {"reference_error": ref.get("error")}
+        why = {"reference_error": ref.get("error"), "reference_note": ref.get("note"),
+               "reference_cpu_variant": ref.get("cpu_variant")}
         emit(record(BENCH, "load-cold", ours_s=round(cold["seconds"], 3),
                     reference_s=_r(ref.get("load_s")), ours_peak_gb=cold["peak_gb"],
                     reference_peak_gb=ref.get("peak_gb"), **why))
