@@ -79,6 +79,7 @@ def test_punctuation_around_words_still_finds_them(film, query):
 @pytest.mark.parametrize("query", [
     'ghost AND', 'OR', 'NOT ghost', 'NEAR(ghost fridge)', '*', '-ghost', 'text:ghost', "'",
     '""', "don't", "?", ";DROP TABLE sections;--", "a:b:c", "ghost^2", "col:", "\\", "%_",
+    "AND OR", "ghost " * 20_000, "👻 \u202eghost\u200b", "ghost\u0301 ⁂ 幽霊", "\ud800",
 ])
 def test_operators_and_punctuation_never_raise(film, query):
     library, _, _ = film
