@@ -26,6 +26,7 @@ from workbench.errors import (DuplicateDocument, ImportRejected, UnsupportedDocu
 from workbench.importers.base import ROLES, ParsedDocument
 from workbench.library.types import (DocumentInfo, ImportResult, ProjectInfo, SearchHit,
                                      SectionInfo)
+from workbench.compare.api import CompareMixin
 from workbench.synthesis.api import SynthesisMixin
 
 ImportItem = Union[str, Path, tuple[str, bytes]]
@@ -41,7 +42,7 @@ class _Prepared:
     tokens: int
 
 
-class Workbench(SynthesisMixin):
+class Workbench(SynthesisMixin, CompareMixin):
     """Projects, documents and search over one data directory."""
 
     def __init__(self, settings: Settings | None = None, *, data_dir: str | Path | None = None,

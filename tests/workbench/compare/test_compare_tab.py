@@ -1,0 +1,48 @@
+"""The Compare tab is part of the app, and its column views show names and figures when open
+and neither model's name when blind (two scripted backends over a real screenplay)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+from compare_backends import NamingBackend
+
+from workbench.config import Settings
+from workbench.context import AppContext
+from workbench.ui import tab_compare
+
+SCENES = "screenplays/vilcans__screenplain/scene-numbers.fountain"
+
+
+def test_compare_tab_columns_open_and_blind(data_dir: Path, testdocs: Path):
+    ctx = AppContext.from_settings(Settings(data_dir=data_dir, cache_dir=Settings().cache_dir))
+    wb = ctx.workbench
+    wb.new_project("p")
+    wb.import_files("p", [testdocs / SCENES])
+    wb.use_backend(NamingBackend("qwen-like", "I am Qwen, hello."), "qwen-like")
+    wb.use_backend(NamingBackend("kimi-like", "As Kimi K2.6 I note"), "kimi-like")
+    with gr.Blocks() as demo:
+        tab_compare.build(ctx)
+    ids = {getattr(b, "elem_id", None) for b in demo.blocks.values()}
+    assert {"lh-compare-run", "lh-compare-blind", "lh-compare-vote", "lh-compare-col-1"} <= ids
+    cid = wb.compare("p", "free", "Where?", models=["qwen-like", "kimi-like"],
+                     max_new_tokens=32)["comparison_id"]
+    shown = tab_compare.view(wb, cid, blind=False)
+    assert len(shown) == tab_compare.MAX_COLUMNS and shown[2:] == ["", ""]
+    assert shown[0].startswith("### qwen-like") and "I am Qwen" in shown[0]
+    assert "1/1 citations verified" in shown[0] and "tok/s" in shown[1]
+    hidden = " ".join(tab_compare.view(wb, cid, blind=True)).lower()
+    assert "### a" in hidden and "### b" in hidden
+    assert "qwen" not in hidden and "kimi" not in hidden
+    wb.vote(cid, "B")
+    frame = tab_compare.board_frame(wb.leaderboard("p"))
+    assert list(frame.columns) == tab_compare.BOARD_HEADERS and len(frame) == 2
+    assert frame.iloc[0]["Wins"] == 1
+
+
+def test_compare_tab_is_part_of_the_app(tmp_path):
+    from workbench.ui.app import build_ui
+
+    demo = build_ui(AppContext.from_settings(Settings(data_dir=tmp_path / "data")))
+    labels = [getattr(block, "label", None) for block in demo.blocks.values()]
+    assert "Compare" in labels and "Synthesize" in labels

@@ -1,0 +1,1 @@
+"""Comparing models on the user's own job: run, blind view, votes, leaderboard, export."""

@@ -1,0 +1,179 @@
+"""`Workbench.compare` and friends: the same job on several models, blind view, votes, board.
+
+Why a mixin: like workbench/synthesis/api.py it adds methods to the facade without the two
+files editing each other. Each model runs through `self.synthesize` (the very path the
+`synthesize` command takes: same template, same packing, its own job and artifact), one after
+another; a model that fails (a remote that is down, a job that does not fit) gives a row with
+an `error`, and the others still run. The comparison (figure rows, a blind order drawn once)
+is stored through workbench/library/comparisons_store.py.
+Does not know SQL, argparse or Gradio.
+"""
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Callable, Sequence
+
+from workbench.compare.masking import mask
+from workbench.compare.ratings import leaderboard
+from workbench.errors import WorkbenchError
+
+VERDICTS = ("tie", "both-bad")
+
+
+def _labels(n: int) -> list[str]:
+    return [chr(ord("A") + i) for i in range(n)]
+
+
+def _row(model: str, art, answer, trust) -> dict:
+    ttft = art.extra.get("ttft_s")
+    decode = art.seconds - (ttft or 0.0)
+    return {
+        "model": model, "seconds": round(art.seconds, 3), "ttft_s": ttft,
+        "tokens_per_s": round(art.completion_tokens / decode, 3) if decode > 0 else None,
+        "prompt_tokens": art.prompt_tokens,
+        "cached_tokens": art.extra.get("cached_tokens", 0),
+        "completion_tokens": art.completion_tokens, "cost": art.cost,
+        "citations": len(answer.citations),
+        "citations_verified": len(answer.verified),
+        "trust_score": None if trust is None else round(trust.score, 4),
+        "strategy": art.strategy, "artifact_id": art.id, "engine": art.extra.get("engine"),
+    }
+
+
+def _error_row(model: str, exc: Exception) -> dict:
+    return {"model": model, "error": str(exc) or type(exc).__name__, "seconds": None,
+            "ttft_s": None, "tokens_per_s": None, "prompt_tokens": None, "cached_tokens": None,
+            "completion_tokens": None, "cost": None, "citations": None,
+            "citations_verified": None, "trust_score": None, "strategy": None,
+            "artifact_id": None}
+
+
+class CompareMixin:
+    """Comparisons over the facade's library and `synthesize`."""
+
+    def _comparisons(self):
+        from workbench.library.comparisons_store import ComparisonStore
+
+        return ComparisonStore.connect(self.library.db_path)
+
+    def compare(self, project: str, task: str = "free", prompt: str = "",
+                documents: Sequence[int] = (), *, models: Sequence[str],
+                max_new_tokens: int | None = None, progress: Callable | None = None,
+                seed: int | None = None) -> dict:
+        """Run the job on each of `models` in turn; store and return the comparison JSON."""
+        from workbench.library.trust_store import TrustStore
+
+        models = list(dict.fromkeys(m.strip() for m in models if m.strip()))
+        if len(models) < 2:
+            raise WorkbenchError("compare needs at least two different models, e.g. "
+                                 "--models smollm2-135m-instruct,my-remote")
+        info = self.library.get_project(project)
+        rows = []
+        trust = TrustStore.connect(self.library.db_path)
+        try:
+            for model in models:
+                try:
+                    answer = self.synthesize(project, task, prompt, documents, model=model,
+                                             max_new_tokens=max_new_tokens, progress=progress)
+                except Exception as exc:  # noqa: BLE001 -- one model's failure is its row
+                    rows.append(_error_row(model, exc))
+                    continue
+                art = answer.artifact
+                rows.append(_row(model, art, answer,
+                                 trust.latest(info.id, art.backend, art.model)))
+        finally:
+            trust.close()
+        ok = [r["model"] for r in rows if not r.get("error")]
+        order = random.Random(seed).sample(ok, len(ok))
+        request = {"task": task, "prompt": prompt, "documents": [int(d) for d in documents],
+                   "max_new_tokens": max_new_tokens, "models": models}
+        store = self._comparisons()
+        try:
+            saved = store.save(info.id, request, rows, order)
+        finally:
+            store.close()
+        return {"comparison_id": saved.id, "project": info.name, "task": task, "rows": rows}
+
+    def comparison(self, comparison_id: int):
+        store = self._comparisons()
+        try:
+            return store.get(comparison_id)
+        finally:
+            store.close()
+
+    def comparison_json(self, comparison_id: int, with_text: bool = False) -> dict:
+        """The comparison as `compare` returned it (plus each answer's text if asked)."""
+        comp = self.comparison(comparison_id)
+        rows = [dict(r) for r in comp.rows]
+        if with_text:
+            for r in rows:
+                r["text"] = self.artifact(r["artifact_id"]).text if r["artifact_id"] else ""
+        return {"comparison_id": comp.id, "project_id": comp.project_id,
+                "task": comp.request.get("task"), "prompt": comp.request.get("prompt"),
+                "rows": rows, "votes": [{"winner": v.winner, "winner_model": v.winner_model,
+                                         "note": v.note} for v in comp.votes]}
+
+    def _mask_names(self, comp) -> list[str]:
+        from engine.models import RETIRED
+
+        names = []
+        for r in comp.rows:
+            names.append(r["model"])
+            names += [a for a, (target, _) in RETIRED.items() if target == r["model"]]
+            remote = self.remotes.get(r["model"])
+            if remote is not None:
+                names.append(remote.remote_model)
+            engine = r.get("engine") or {}
+            names += [str(engine[k]) for k in ("model", "name") if engine.get(k)]
+        return names
+
+    def compare_blind(self, comparison_id: int) -> dict:
+        """The answers as A/B/... in the stored order, with model names masked."""
+        comp = self.comparison(comparison_id)
+        by_model = {r["model"]: r for r in comp.rows}
+        names = self._mask_names(comp)
+        answers = [{"label": label, "text": mask(self.artifact(
+                        by_model[m]["artifact_id"]).text, names)}
+                   for label, m in zip(_labels(len(comp.order)), comp.order)]
+        return {"comparison_id": comp.id, "task": comp.request.get("task"),
+                "prompt": mask(comp.request.get("prompt") or "", names),
+                "answers": answers, "votes": len(comp.votes)}
+
+    def vote(self, comparison_id: int, winner: str, note: str = "") -> dict:
+        """Record a blind vote (a label, "tie" or "both-bad"); returns it with the names."""
+        comp = self.comparison(comparison_id)
+        labels = dict(zip(_labels(len(comp.order)), comp.order))
+        choice = winner.strip()
+        choice = choice.upper() if choice.upper() in labels else choice.lower()
+        if choice not in labels and choice not in VERDICTS:
+            raise WorkbenchError(f"--winner must be one of {', '.join([*labels, *VERDICTS])} "
+                                 f"(got {winner!r})")
+        store = self._comparisons()
+        try:
+            saved = store.add_vote(comp.id, choice, labels.get(choice), note)
+        finally:
+            store.close()
+        return {"comparison_id": comp.id, "vote_id": saved.id, "winner": choice,
+                "winner_model": saved.winner_model, "note": saved.note, "revealed": labels}
+
+    def leaderboard(self, project: str) -> dict:
+        info = self.library.get_project(project)
+        store = self._comparisons()
+        try:
+            comps = store.for_project(info.id)
+        finally:
+            store.close()
+        return {"project": info.name, "rating": "elo", "votes": sum(len(c.votes) for c in comps),
+                "rows": leaderboard(comps)}
+
+    def export_comparison(self, comparison_id: int, fmt: str = "md",
+                          out: str | Path | None = None, overwrite: bool = False) -> str:
+        """The comparison as md, csv or json text; also written to `out` if given (an
+        existing file only with `overwrite`, the library's own files never)."""
+        from workbench.compare.export import render
+
+        body = render(self.comparison_json(comparison_id, with_text=True), fmt)
+        if out is not None:
+            self.library.write_output(Path(out).expanduser(), body.encode("utf-8"), overwrite)
+        return body

@@ -1,0 +1,138 @@
+"""The Compare tab: run the same job on several models, read the answers side by side with
+each model's figures under its column, switch to blind (A/B/..., names masked), vote, and see
+the project's leaderboard.
+
+Handlers are thin and call the facade (workbench/compare/api.py); the column views are plain
+functions (`columns`, `blind_columns`) so they are tested without a browser. Answers appear
+when each comparison finishes (not streamed token by token). Shows at most MAX_COLUMNS models.
+Does not know SQL, prompts or ratings.
+"""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+from workbench.context import AppContext
+from workbench.errors import WorkbenchError
+from workbench.synthesis.templates import TEMPLATES
+from workbench.ui.feedback import friendly
+
+MAX_COLUMNS = 4
+BOARD_HEADERS = ["Model", "Rating", "Wins", "Losses", "Ties", "Median s"]
+
+
+def _figures(r: dict) -> str:
+    if r.get("error"):
+        return f"**error:** {r['error']}"
+    usd = (r.get("cost") or {}).get("usd") or {}
+    priced = ", ".join(f"{k} ${v:.4f}" for k, v in list(usd.items())[:2])
+    trust = "none yet" if r["trust_score"] is None else f"{r['trust_score']:.0%}"
+    return (f"{r['seconds']} s · first token {r['ttft_s']} s · {r['tokens_per_s']} tok/s  \n"
+            f"{r['prompt_tokens']:,} in ({r['cached_tokens']:,} cached) · "
+            f"{r['completion_tokens']:,} out  \n{r['citations_verified']}/{r['citations']} "
+            f"citations verified · trust {trust} · {r['strategy']}  \n"
+            f"at API prices: {priced} · artifact {r['artifact_id']}")
+
+
+def columns(data: dict) -> list[str]:
+    """One Markdown block per column: the model's name, answer and figures."""
+    out = [f"### {r['model']}\n\n{r.get('text') or ''}\n\n---\n{_figures(r)}"
+           for r in data["rows"]]
+    return (out + [""] * MAX_COLUMNS)[:MAX_COLUMNS]
+
+
+def blind_columns(blind: dict) -> list[str]:
+    out = [f"### {a['label']}\n\n{a['text']}" for a in blind["answers"]]
+    return (out + [""] * MAX_COLUMNS)[:MAX_COLUMNS]
+
+
+def board_frame(board: dict) -> pd.DataFrame:
+    return pd.DataFrame([[r["model"], r["rating"], r["wins"], r["losses"], r["ties"],
+                          r["median_seconds"]] for r in board["rows"]], columns=BOARD_HEADERS)
+
+
+def view(wb, comparison_id: int | None, blind: bool) -> list[str]:
+    if comparison_id is None:
+        return [""] * MAX_COLUMNS
+    if blind:
+        return blind_columns(wb.compare_blind(comparison_id))
+    return columns(wb.comparison_json(comparison_id, with_text=True))
+
+
+def build(ctx: AppContext) -> None:
+    wb = ctx.workbench
+    with gr.Tab("Compare", id="compare"):
+        gr.Markdown("Run the same job on several models (local or added with add-model) and "
+                    "compare the answers, their time, cost, citations and trust. Switch to "
+                    "blind to vote without knowing which model wrote what.")
+        with gr.Row(equal_height=True):
+            project = gr.Dropdown(label="Project", choices=[], allow_custom_value=True,
+                                  scale=2, elem_id="lh-compare-project")
+            models = gr.Dropdown(label="Models", choices=[], multiselect=True,
+                                 allow_custom_value=True, scale=3, elem_id="lh-compare-models")
+            refresh = gr.Button("Refresh", scale=1)
+        with gr.Row():
+            task = gr.Dropdown(label="Job", choices=sorted(TEMPLATES), value="free", scale=1)
+            prompt = gr.Textbox(label="Prompt (or the question for a job)", scale=3,
+                                elem_id="lh-compare-prompt")
+            tokens = gr.Number(label="Max new tokens", value=256, precision=0, minimum=1,
+                               scale=1)
+        with gr.Row():
+            run = gr.Button("Compare", variant="primary", elem_id="lh-compare-run")
+            blind = gr.Checkbox(label="Blind", value=True, elem_id="lh-compare-blind")
+        comparison = gr.State(None)
+        status = gr.Markdown(elem_id="lh-compare-status")
+        with gr.Row():
+            cols = [gr.Markdown(elem_id=f"lh-compare-col-{i}") for i in range(MAX_COLUMNS)]
+        with gr.Row():
+            winner = gr.Radio(["A", "B", "C", "D", "tie", "both-bad"], label="Your vote",
+                              elem_id="lh-compare-winner")
+            note = gr.Textbox(label="Note", scale=2)
+            vote = gr.Button("Vote", elem_id="lh-compare-vote")
+        board = gr.Dataframe(value=pd.DataFrame(columns=BOARD_HEADERS), label="Leaderboard",
+                             interactive=False, elem_id="lh-compare-board")
+
+    def choices(selected):
+        names = [p.name for p in wb.projects()]
+        known = [m.name for m in _known_models()] + [r.name for r in wb.remotes.list()]
+        return (gr.Dropdown(choices=names, value=selected if selected in names
+                            else (names[0] if names else None)),
+                gr.Dropdown(choices=known))
+
+    @friendly("Could not run the comparison", 2 + MAX_COLUMNS)
+    def run_compare(name, chosen, job, text, max_tokens, is_blind):
+        if not name:
+            raise WorkbenchError("Choose a project first.")
+        if ctx.settings.model in (chosen or []):
+            wb.use_backend(ctx.backend())  # the app's loaded model, not a second copy
+        data = wb.compare(name, job or "free", text or "", models=list(chosen or []),
+                          max_new_tokens=int(max_tokens or 256))
+        failed = [r["model"] for r in data["rows"] if r.get("error")]
+        msg = f"Comparison {data['comparison_id']} done" + (
+            f"; failed: {', '.join(failed)}" if failed else "")
+        return (data["comparison_id"], msg, *view(wb, data["comparison_id"], is_blind))
+
+    @friendly("Could not show the comparison", MAX_COLUMNS)
+    def switch(current, is_blind):
+        return tuple(view(wb, current, is_blind))
+
+    @friendly("Could not record the vote", 3 + MAX_COLUMNS)
+    def cast(current, choice, text, name):
+        if current is None or not choice:
+            raise WorkbenchError("Run a comparison and choose A, B, tie or both-bad first.")
+        done = wb.vote(current, choice, text or "")
+        shown = ", ".join(f"{k} = {v}" for k, v in done["revealed"].items())
+        return (f"Vote recorded: {done['winner']}. {shown}", False,
+                board_frame(wb.leaderboard(name)), *view(wb, current, False))
+
+    refresh.click(choices, project, [project, models])
+    run.click(run_compare, [project, models, task, prompt, tokens, blind],
+              [comparison, status, *cols])
+    blind.change(switch, [comparison, blind], cols)
+    vote.click(cast, [comparison, winner, note, project], [status, blind, board, *cols])
+
+
+def _known_models():
+    from engine.models import known_models
+
+    return known_models()
