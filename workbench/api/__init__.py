@@ -5,11 +5,11 @@
 
 Routes: GET /healthz, GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions,
 POST /v1/responses, GET /v1/responses/{id}, POST /v1/messages, POST /v1/messages/count_tokens.
-Layers (STYLE.md convention 6): wire.py
-(pydantic models), service.py + engine_stream.py + queue.py (the adapter to the engine's
-stream), openai_routes.py / responses_routes.py / anthropic_routes.py (thin routes; responses_wire.py
-and responses_store.py for the Responses API), routing.py + errors.py (the one
-error handler), auth.py (keys), sse.py (framing).
+Layers (STYLE.md convention 6): wire.py, tool_wire.py and responses_wire.py (pydantic models),
+service.py + engine_stream.py + queue.py (the adapter to the engine's stream),
+openai_routes.py / responses_routes.py / anthropic_routes.py (thin routes; responses_store.py
+keeps Responses-API answers), catalog.py + aliases.py (model names), routing.py + errors.py
+(the one error handler), auth.py (keys), sse.py (framing).
 Does not import torch: the backend comes from `backend_provider()` on first use.
 """
 from __future__ import annotations

@@ -30,7 +30,7 @@ from workbench.errors import AdapterNotFound
 
 from .adapter_switch import AdapterSwitch
 from .aliases import Aliases
-from .errors import unknown_model
+from .errors import ApiError, unknown_model
 
 BackendProvider = Callable[[], Backend]
 
@@ -150,7 +150,15 @@ class Catalog:
 
     def lookup(self, name: str) -> Checked:
         """The served name, forced thinking and adapter; ApiError 404 otherwise. No loading."""
-        checked = self._lookup(self.aliases.target(name))
+        target = self.aliases.target(name)
+        try:
+            checked = self._lookup(target)
+        except ApiError as exc:
+            if target == name:
+                raise
+            raise ApiError(404, "not_found", f"model {name.strip()!r} is an alias (--alias) "
+                           f"of {target!r}, which is not served here; available: "
+                           f"{', '.join(self.model_ids())}", param="model") from exc
         return replace(checked, name=name.strip(), target=checked.name)
 
     def _lookup(self, name: str) -> Checked:

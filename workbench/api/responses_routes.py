@@ -25,7 +25,7 @@ from fastapi import APIRouter, Request
 from engine.backends.base import Done, TextDelta, ToolCall, ToolCallDelta, Usage
 
 from . import service
-from .errors import ApiError, as_api_error, error_body
+from .errors import ApiError, as_api_error, bad_request, error_body
 from .responses_wire import (ResponsesRequest, call_item, item_id, message_item, output_messages,
                              output_text, response_body, usage_body)
 from .service import ApiState, Opened, Prepared
@@ -39,6 +39,9 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
         history = list(state.responses.get(body.previous_response_id).messages) \
             if body.previous_response_id else []
         history += body.input_messages(history)
+        if not history:
+            raise bad_request("input is empty: send a string or at least one item",
+                              param="input")
         prepared = await service.prepare(state, body.model, body.system_messages() + history,
                                          body.max_output_tokens, params.tools)
         params = replace(params, max_new_tokens=prepared.max_new_tokens)

@@ -171,6 +171,7 @@ def test_history_items_and_store_false(scripted):
     ({"input": "x", "tools": [{"type": "web_search"}]}, "tools[0]", "not supported"),
     ({"input": [{"type": "image_generation_call"}]}, "input[0]", "not supported"),
     ({"input": "x", "tool_choice": "required"}, "tool_choice", "needs tools"),
+    ({"input": []}, "input", "input is empty"),
     ({"input": "x", "text": {"format": {"type": "json_schema", "name": "r"}}}, "text.format",
      "needs a schema"),
 ])
@@ -214,7 +215,8 @@ def test_configured_aliases_pick_their_target(http):
                                                                "content": "ok"}]})
         assert ask("claude-sonnet-4-5-20250929").json()["model"] == "claude-sonnet-4-5-20250929"
         refused = ask("claude-sonnet-3-7")  # the shorter alias: a model not served here
-        assert refused.status_code == 404 and "'elsewhere'" in refused.json()["error"]["message"]
+        message = refused.json()["error"]["message"]
+        assert refused.status_code == 404 and "of 'elsewhere', which is not served" in message
         assert ask("claude-haiku-4-5").status_code == 200  # no alias: the served model
 
 
