@@ -237,3 +237,17 @@ def test_models_carry_a_real_creation_time(http):
     assert again["created"] == first["created"] and first["max_input_tokens"] == 8192
     assert first["created_at"].endswith("Z") and first["created_at"][:2] in ("19", "20")
     assert first["created_at"] != "1970-01-01T00:00:00Z"
+
+
+def test_the_sdks_stream_helper_accumulates_text_and_calls(scripted):
+    """`responses.stream()` rebuilds the response from the events alone, so it checks them."""
+    with scripted.oai.responses.stream(model=MODEL, input="a b c") as stream:
+        texts = [e.delta for e in stream if e.type == "response.output_text.delta"]
+        final = stream.get_final_response()
+    assert final.output_text == "".join(texts) == "a b c"
+    with scripted.oai.responses.stream(model=MODEL, input="x", tools=[TOOL],
+                                       tool_choice="required") as stream:
+        final = stream.get_final_response()
+    (call,) = final.output
+    assert call.type == "function_call" and call.arguments == ARGS
+    assert call.call_id == "call_abc" and call.status == "completed"
