@@ -5,7 +5,8 @@ Owns the translation of engine events into a `response` object or the documented
 response.created, response.in_progress, then per output item response.output_item.added --
 for text response.content_part.added, response.output_text.delta ..., response.output_text.done,
 response.content_part.done; for a call response.function_call_arguments.delta ...,
-response.function_call_arguments.done -- and response.output_item.done, then
+response.function_call_arguments.done; for thinking response.reasoning_text.delta ...,
+response.reasoning_text.done -- and response.output_item.done, then
 response.completed (or response.incomplete when max_output_tokens ran out). Every event
 carries a `sequence_number`. A failure after the stream began is an `error` event.
 The generation path is the Chat Completions one (service.py: the same Message list, tools,
@@ -22,12 +23,12 @@ from typing import AsyncIterator
 
 from fastapi import APIRouter, Request
 
-from engine.backends.base import Done, TextDelta, ToolCall, ToolCallDelta, Usage
+from engine.backends.base import Done, TextDelta, ThinkingDelta, ToolCall, ToolCallDelta, Usage
 
 from . import service
 from .errors import ApiError, as_api_error, bad_request, error_body
 from .responses_wire import (ResponsesRequest, call_item, item_id, message_item, output_messages,
-                             output_text, response_body, usage_body)
+                             output_text, reasoning_item, response_body, usage_body)
 from .service import ApiState, Opened, Prepared
 from .sse import EventStreamResponse, event_frame
 
@@ -50,8 +51,9 @@ def add_routes(router: APIRouter, state: ApiState) -> None:
         turn = _Turn(state, body, prepared, history)
         if not body.stream:
             done = await service.complete(state, request, prepared, params)
-            output = [message_item(done.text, item_id("msg"))] \
-                if done.text or not done.tool_calls else []
+            output = [reasoning_item(done.thinking, item_id("rs"))] if done.thinking else []
+            if done.text or not done.tool_calls:
+                output.append(message_item(done.text, item_id("msg")))
             output += [call_item(c, item_id("fc")) for c in done.tool_calls]
             return turn.finish(output, done.finish_reason, done.usage)
         opened = await service.open_generation(state, request, prepared, params)
@@ -114,6 +116,11 @@ async def _frames(opened: Opened, turn: _Turn) -> AsyncIterator[bytes]:
             frames = [frame("response.output_text.done", **ref, content_index=0, text=text,
                             logprobs=[]),
                       frame("response.content_part.done", **ref, content_index=0, part=part)]
+        elif item["type"] == "reasoning":
+            text = item.pop("text")
+            done = {**item, "status": "completed",
+                    "content": [{"type": "reasoning_text", "text": text}]}
+            frames = [frame("response.reasoning_text.done", **ref, content_index=0, text=text)]
         else:
             done = {**item, "status": "completed"}
             frames = [frame("response.function_call_arguments.done", **ref,
@@ -145,6 +152,14 @@ async def _frames(opened: Opened, turn: _Turn) -> AsyncIterator[bytes]:
                 yield frame("response.output_text.delta", item_id=open_item["id"],
                             output_index=len(output), content_index=0, delta=event.text,
                             logprobs=[])
+            elif isinstance(event, ThinkingDelta):
+                if open_item is None or open_item["type"] != "reasoning":
+                    for f in start({**reasoning_item("", item_id("rs"), "in_progress"),
+                                    "text": ""}):
+                        yield f
+                open_item["text"] += event.text
+                yield frame("response.reasoning_text.delta", item_id=open_item["id"],
+                            output_index=len(output), content_index=0, delta=event.text)
             elif isinstance(event, ToolCallDelta):
                 if event.id is not None:
                     call = ToolCall(event.id, event.name or "", "")
@@ -158,7 +173,9 @@ async def _frames(opened: Opened, turn: _Turn) -> AsyncIterator[bytes]:
             elif isinstance(event, Done):
                 if event.finish_reason == "error":
                     raise ApiError(500, "engine", f"the engine failed: {event.error}")
-                if open_item is None and not output:  # an empty answer is still a message
+                if not any(i["type"] != "reasoning" for i in output) and (
+                        open_item is None or open_item["type"] == "reasoning"):
+                    # an empty answer is still a message
                     for f in start({**message_item("", item_id("msg"), "in_progress"),
                                     "text": ""}):
                         yield f

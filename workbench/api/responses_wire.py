@@ -4,9 +4,10 @@ Owns the request schema -- `input` as a string or a list of items (messages with
 `input_text`/`output_text` parts, `function_call` and `function_call_output` items),
 `instructions`, `max_output_tokens`, `temperature`, `top_p`, flat function `tools`,
 `tool_choice`, `parallel_tool_calls`, `text.format` (json_object / json_schema),
-`previous_response_id`, `store` -- its translation to `Message`s and `GenerationParams` (the
+`previous_response_id`, `store`, `reasoning` -- its translation to `Message`s and `GenerationParams` (the
 same fields and checks as Chat Completions, tool_wire.py), and the `response` object built
-from a finished answer. `reasoning` items sent back by a client are skipped (earlier turns'
+from a finished answer (thinking, asked for with `reasoning.effort`, comes first as a
+`reasoning` item). `reasoning` items sent back by a client are skipped (earlier turns'
 thinking is not fed back); other item and tool types are a 400 naming them.
 Reference: platform.openai.com/docs/api-reference/responses.
 Does not know HTTP, queues, stored responses or the backend.
@@ -72,6 +73,11 @@ class TextOptions(_Wire):
     format: TextFormat | None = None
 
 
+class ReasoningOptions(_Wire):
+    effort: str | None = None  # any effort but "none" turns a model's thinking mode on
+    summary: str | None = None
+
+
 class ResponsesRequest(_Wire):
     model: str
     input: str | list[InputItem]
@@ -87,6 +93,7 @@ class ResponsesRequest(_Wire):
     store: bool = True
     stream: bool = False
     metadata: dict | None = None
+    reasoning: ReasoningOptions | None = None
 
     def input_messages(self, earlier: list[Message] = ()) -> list[Message]:
         """This request's own turns (without instructions, which do not carry over); a
@@ -160,6 +167,7 @@ class ResponsesRequest(_Wire):
             max_new_tokens=max_new_tokens,
             temperature=_DEFAULTS.temperature if self.temperature is None else self.temperature,
             top_p=_DEFAULTS.top_p if self.top_p is None else self.top_p,
+            thinking=self.reasoning is not None and self.reasoning.effort not in (None, "none"),
             tools=tools, tool_choice=self.choice(tools),
             parallel_tool_calls=self.parallel_tool_calls,
             response_format=self.response_format())
@@ -190,6 +198,13 @@ def message_item(text: str, item: str, status: str = "completed") -> dict:
 
 def output_text(text: str) -> dict:
     return {"type": "output_text", "text": text, "annotations": [], "logprobs": []}
+
+
+def reasoning_item(text: str, item: str, status: str = "completed") -> dict:
+    """Thinking (DeepSeek's, on a model with a thinking mode) as a `reasoning` item."""
+    content = [{"type": "reasoning_text", "text": text}] if status == "completed" else []
+    return {"id": item, "type": "reasoning", "status": status, "summary": [],
+            "content": content}
 
 
 def call_item(call: ToolCall, item: str, status: str = "completed") -> dict:

@@ -251,3 +251,26 @@ def test_the_sdks_stream_helper_accumulates_text_and_calls(scripted):
     (call,) = final.output
     assert call.type == "function_call" and call.arguments == ARGS
     assert call.call_id == "call_abc" and call.status == "completed"
+
+
+def test_thinking_comes_first_as_a_reasoning_item():
+    backend = PacedEchoBackend(context_window=256)
+    with LiveServer(create_api_app(Settings(model="paced-echo"), lambda: backend)) as live:
+        oai = openai.OpenAI(base_url=f"{live.url}/v1", api_key="x", max_retries=0)
+        got = oai.responses.create(model="paced-echo", input="red green",
+                                   reasoning={"effort": "medium"})
+        assert [i.type for i in got.output] == ["reasoning", "message"]
+        assert got.output[0].content[0].text == "echoing 2 words"
+        assert got.output_text == "red green"
+        with oai.responses.stream(model="paced-echo", input="red green",
+                                  reasoning={"effort": "low"}) as stream:
+            kinds = [e.type for e in stream]
+            final = stream.get_final_response()
+        assert "response.reasoning_text.delta" in kinds
+        assert kinds.index("response.reasoning_text.done") < kinds.index(
+            "response.output_text.delta")
+        assert [i.type for i in final.output] == ["reasoning", "message"]
+        assert final.output[0].content[0].text == "echoing 2 words"
+        assert final.output_text == "red green"
+        plain = oai.responses.create(model="paced-echo", input="red green")
+        assert [i.type for i in plain.output] == ["message"]
