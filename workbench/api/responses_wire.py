@@ -6,9 +6,9 @@ Owns the request schema -- `input` as a string or a list of items (messages with
 `tool_choice`, `parallel_tool_calls`, `text.format` (json_object / json_schema),
 `previous_response_id`, `store`, `reasoning` -- its translation to `Message`s and
 `GenerationParams` (the same fields and checks as Chat Completions, tool_wire.py), and the
-`response` object built from a finished answer (thinking, asked for with `reasoning.effort`, comes first as a
-`reasoning` item). `reasoning` items sent back by a client are skipped (earlier turns'
-thinking is not fed back); other item and tool types are a 400 naming them.
+`response` object built from a finished answer (thinking, asked for with `reasoning.effort`,
+comes first as a `reasoning` item). `reasoning` items sent back by a client are skipped
+(earlier turns' thinking is not fed back); other item and tool types are a 400 naming them.
 Reference: platform.openai.com/docs/api-reference/responses.
 Does not know HTTP, queues, stored responses or the backend.
 """
