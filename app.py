@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-upload-bytes", type=int, help="largest importable file (200 MB)")
     p.add_argument("--api-queue-size", type=int,
                    help="API requests allowed to wait for the model (default 8)")
+    p.add_argument("--alias", action="append", metavar="ALIAS=MODEL",
+                   help="API model alias, repeatable, e.g. claude-sonnet=my-model (any other "
+                        "claude* name means the served model); LONGHAND_ALIAS=a=x,b=y")
     add_placement_flags(p)
     cache = p.add_argument_group("prefix cache (local models: a second question over the "
                                  "same documents skips reading them again)")

@@ -54,6 +54,9 @@ class Settings:
     prefix_cache: bool = True  # LONGHAND_PREFIX_CACHE=0 turns it off
     prefix_cache_dir: Path | None = None  # None: <data_dir>/prefix-cache
     prefix_cache_gb: float = 8.0  # size cap; least recently used entries go first
+    # API model aliases, "claude-sonnet=NAME" each (--alias, repeatable; LONGHAND_ALIAS is
+    # comma-separated); any other claude* name means the served model (workbench/api/aliases.py)
+    alias: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Callers (tests, notebooks) may pass plain strings for paths: store Paths, always.
@@ -165,7 +168,23 @@ def _coerce(name: str, value: object) -> object:
         return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
     if name == "prefix_cache_gb":
         return _gigabytes(value)
+    if name == "alias":
+        return _aliases(value)
     return value
+
+
+def _aliases(value: object) -> tuple[str, ...]:
+    """`a=b` pairs from a list of flags or one comma-separated variable; a bad one is refused."""
+    items = value.split(",") if isinstance(value, str) else list(value)  # type: ignore[arg-type]
+    out = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        alias, sep, target = (p.strip() for p in item.partition("="))
+        if not sep or not alias or not target:
+            raise ValueError(f"alias {item!r} must be ALIAS=MODEL, e.g. claude-sonnet=my-model")
+        out.append(f"{alias}={target}")
+    return tuple(out)
 
 
 def _gigabytes(value: object) -> float:

@@ -4,20 +4,24 @@
     create_api_app(settings, provider)     a FastAPI app with only the API (--api-only, tests)
 
 Routes: GET /healthz, GET /v1/models, GET /v1/models/{id}, POST /v1/chat/completions,
-POST /v1/messages, POST /v1/messages/count_tokens. Layers (STYLE.md convention 6): wire.py
-(pydantic models), service.py + engine_stream.py + queue.py (the adapter to the engine's
-stream), openai_routes.py / anthropic_routes.py (thin routes), routing.py + errors.py (the one
-error handler), auth.py (keys), sse.py (framing).
+POST /v1/responses, GET /v1/responses/{id}, POST /v1/messages, POST /v1/messages/count_tokens.
+Layers (STYLE.md convention 6): wire.py, tool_wire.py and responses_wire.py (pydantic models),
+service.py + engine_stream.py + queue.py (the adapter to the engine's stream),
+openai_routes.py / responses_routes.py / anthropic_routes.py (thin routes; responses_store.py
+keeps Responses-API answers), catalog.py + aliases.py (model names), routing.py + errors.py
+(the one error handler), auth.py (keys), sse.py (framing).
 Does not import torch: the backend comes from `backend_provider()` on first use.
 """
 from __future__ import annotations
+
+from datetime import datetime, timezone
 
 from fastapi import APIRouter, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from workbench.config import Settings
 
-from . import anthropic_routes, openai_routes
+from . import anthropic_routes, openai_routes, responses_routes
 from .auth import ensure_safe_bind
 from .catalog import BackendProvider, Catalog
 from .engine_stream import GenerationRunner
@@ -43,6 +47,7 @@ def build_router(settings: Settings, backend_provider: BackendProvider, *, worke
     _add_common_routes(router, state)
     openai_routes.add_routes(router, state)
     anthropic_routes.add_routes(router, state)
+    responses_routes.add_routes(router, state)
     add_unknown_route(router)
     return router, state
 
@@ -79,8 +84,11 @@ def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
 def _add_common_routes(router: APIRouter, state: ApiState) -> None:
     def card(model_id: str) -> ModelCard:
         window = state.catalog.context_window(model_id)
+        created = state.catalog.created(model_id)
         return ModelCard(id=model_id, display_name=model_id, context_window=window,
-                         max_input_tokens=window)
+                         max_input_tokens=window, created=created,
+                         created_at=datetime.fromtimestamp(created, timezone.utc)
+                         .strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     @router.get("/healthz")
     async def healthz():
@@ -98,6 +106,10 @@ def _add_common_routes(router: APIRouter, state: ApiState) -> None:
 
     @router.get("/v1/models/{model_id:path}")
     async def get_model(model_id: str):
-        if model_id not in await run_in_threadpool(state.catalog.model_ids):
-            raise unknown_model(model_id, state.catalog.model_ids())
-        return (await run_in_threadpool(card, model_id)).model_dump()
+        """A listed id, or an alias (`claude-*`): the card of its target, named as asked."""
+        ids = await run_in_threadpool(state.catalog.model_ids)
+        target = model_id if model_id in ids else state.catalog.aliases.target(model_id)
+        if target not in ids:
+            raise unknown_model(model_id, ids)
+        found = await run_in_threadpool(card, target)
+        return found.model_copy(update={"id": model_id, "display_name": model_id}).model_dump()

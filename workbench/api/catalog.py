@@ -7,15 +7,18 @@ adapter trained on that model (from the library's adapter registry, when one is 
 `base+<project id>/adapter` where two projects share a name), plus every remote model added
 to the library (`add-model NAME`, workbench/remote_models.py: read at each request, so one added
 from the CLI while the app runs is served at once). Anything else is a
-404 listing what is served -- a name never reaches the file system from an HTTP request: an
+404 listing what is served. Before any of that, `claude*` names and `--alias` names become
+their target (aliases.py), once, here, for both protocols and count_tokens; responses keep the
+name the client sent. A name never reaches the file system from an HTTP request: an
 adapter's folder comes from its registry row.
 Does not load models itself: `backend_provider()` does (lazily, once; thread-safe by contract).
 """
 from __future__ import annotations
 
 import threading
+import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 from engine import models
@@ -26,7 +29,8 @@ from workbench.config import Settings
 from workbench.errors import AdapterNotFound
 
 from .adapter_switch import AdapterSwitch
-from .errors import unknown_model
+from .aliases import Aliases
+from .errors import ApiError, unknown_model
 
 BackendProvider = Callable[[], Backend]
 
@@ -44,6 +48,7 @@ class Checked:
     thinking: bool | None
     adapter: object | None  # the registry's AdapterInfo for `base+adapter`, else None
     remote: bool = False  # an added remote model other than the served one
+    target: str = ""  # the name served, after aliases (`name` is what the client sent)
 
 
 def _canonical(name: str) -> tuple[str, bool | None]:
@@ -67,6 +72,8 @@ class Catalog:
         self._remotes = remotes
         self._lock = threading.Lock()
         self._switch = AdapterSwitch()
+        self.aliases = Aliases(settings.alias, settings.model)
+        self._started = int(time.time())
 
     def _adapters(self) -> list:
         """Finished adapters trained on the served model."""
@@ -115,8 +122,46 @@ class Catalog:
         with self._lock:
             return self._provider()
 
+    def created(self, model_id: str) -> int:
+        """When a listed model came to be (Unix seconds): a remote's or adapter's registry row,
+        the served model's weights (file or folder), else when this server started."""
+        remote = self._remote(model_id)
+        if remote is not None and remote.created_at is not None:
+            return int(remote.created_at.timestamp())
+        if "+" in model_id:
+            adapter = next((a for a in self._adapters()
+                            if model_id.endswith(("+" + a.name, f"/{a.name}"))), None)
+            if adapter is not None:
+                return int(adapter.created_at.timestamp())
+        path = self._weights_path()
+        return int(path.stat().st_mtime) if path is not None else self._started
+
+    def _weights_path(self):
+        from engine.embedded import embedded_gguf_path
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", models.RetiredModelName)
+                spec = models.resolve(self._settings.model)
+            path = embedded_gguf_path() if spec.kind == "embedded" else spec.path
+        except EngineError:
+            return None
+        return path if path is not None and path.exists() else None
+
     def lookup(self, name: str) -> Checked:
         """The served name, forced thinking and adapter; ApiError 404 otherwise. No loading."""
+        target = self.aliases.target(name)
+        try:
+            checked = self._lookup(target)
+        except ApiError as exc:
+            if target == name:
+                raise
+            raise ApiError(404, "not_found", f"model {name.strip()!r} is an alias (--alias) "
+                           f"of {target!r}, which is not served here; available: "
+                           f"{', '.join(self.model_ids())}", param="model") from exc
+        return replace(checked, name=name.strip(), target=checked.name)
+
+    def _lookup(self, name: str) -> Checked:
         from workbench.adapters.registry import resolve_model_name
 
         if self._remote(name) is not None:
@@ -145,9 +190,9 @@ class Catalog:
         """The backend for `name`: with its adapter attached while it generates, or bare."""
         checked = self.lookup(name)
         if checked.remote:
-            return Resolved(self._remotes.backend(checked.name), checked.name, None)
+            return Resolved(self._remotes.backend(checked.target), checked.name, None)
         backend = self.backend()
         if checked.adapter is not None and not hasattr(backend, "swap_model"):
             raise unknown_model(name, [self._settings.model])  # adapters need a local model
-        view = self._switch.view(backend, checked.adapter, checked.name)
+        view = self._switch.view(backend, checked.adapter, checked.target)
         return Resolved(view, checked.name, checked.thinking)

@@ -36,6 +36,7 @@ _KINDS: dict[str, tuple[str, str | None, str]] = {
     "too_large": ("invalid_request_error", "request_too_large", "request_too_large"),
     "context_overflow": ("invalid_request_error", "context_length_exceeded",
                          "invalid_request_error"),
+    "no_response": ("invalid_request_error", "previous_response_not_found", "not_found_error"),
     "no_route": ("invalid_request_error", "unknown_url", "not_found_error"),
     "busy": ("rate_limit_error", "rate_limit_exceeded", "rate_limit_error"),
     "engine": ("server_error", None, "api_error"),

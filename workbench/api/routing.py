@@ -57,8 +57,8 @@ def add_unknown_route(router: APIRouter) -> None:
                       methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     async def unknown(path: str, request: Request):
         raise ApiError(404, "no_route", f"unknown route {request.method} /v1/{path}; this "
-                       "server offers /v1/models, /v1/chat/completions, /v1/messages and "
-                       "/v1/messages/count_tokens")
+                       "server offers /v1/models, /v1/chat/completions, /v1/responses, "
+                       "/v1/messages and /v1/messages/count_tokens")
 
 
 async def _read_body(request: Request, limit: int) -> None:

@@ -1,6 +1,7 @@
 """What both protocols' routes do the same way, between parsing a request and framing events.
 
-Owns `ApiState` (settings, the model catalog, the generation runner: one per app) and the
+Owns `ApiState` (settings, the model catalog, the generation runner, the stored Responses-API
+answers: one per app) and the
 protocol-free steps of a generation request: resolve the model, count the prompt (tools
 included) with the tokenizer that will run it, refuse a prompt that does not fit (the vendors'
 400 with the budget, never truncate) and cap a `max_tokens` larger than the room left to that
@@ -27,6 +28,7 @@ from workbench.config import Settings
 from .catalog import Catalog
 from .engine_stream import Generation, GenerationRunner, unless_disconnected
 from .errors import ApiError, bad_request
+from .responses_store import ResponseStore
 
 DEFAULT_MAX_OUTPUT = 512  # when an OpenAI client names no max_tokens
 
@@ -36,6 +38,7 @@ class ApiState:
     settings: Settings
     catalog: Catalog
     runner: GenerationRunner
+    responses: ResponseStore = field(default_factory=ResponseStore)  # /v1/responses, in memory
 
 
 @dataclass

@@ -163,9 +163,10 @@ def test_404_unknown_model(server, http):
     msg = openai_error(http.post(server.url + CHAT, json={"model": "gpt-9", "messages": USER}),
                        404, "invalid_request_error")
     assert "gpt-9" in msg and MODEL in msg
+    # (a claude-* name would mean the served model: workbench/api/aliases.py)
     anthropic_error(http.post(server.url + MSGS, json={
-        "model": "claude-x", "max_tokens": 5, "messages": USER}), 404, "not_found_error")
-    anthropic_error(http.get(f"{server.url}/v1/models/claude-x",
+        "model": "mistral-x", "max_tokens": 5, "messages": USER}), 404, "not_found_error")
+    anthropic_error(http.get(f"{server.url}/v1/models/mistral-x",
                              headers={"anthropic-version": "2023-06-01"}),
                     404, "not_found_error")
 
