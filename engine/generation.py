@@ -237,7 +237,7 @@ class StreamSplitter:
                 self.stopped = True
                 self.stop_sequence = marker
                 break
-            keep = 0 if final else _partial_suffix(self.pending, markers)
+            keep = 0 if final else partial_suffix(self.pending, markers)
             self._emit(events, self.pending[:len(self.pending) - keep])
             self.pending = self.pending[len(self.pending) - keep:]
             break
@@ -257,7 +257,7 @@ def _first_hit(text: str, markers: tuple[str, ...]) -> tuple[int, str] | None:
     return best
 
 
-def _partial_suffix(text: str, markers: tuple[str, ...]) -> int:
+def partial_suffix(text: str, markers: tuple[str, ...]) -> int:
     """Length of the longest suffix of `text` that is a proper prefix of some marker."""
     longest = 0
     for marker in markers:

@@ -19,6 +19,7 @@ from types import ModuleType
 from typing import Iterator
 
 from engine.backends.base import Done, Event, TextDelta, ToolCallDelta, Usage
+from engine.generation import partial_suffix
 
 
 def new_call_id() -> str:
@@ -40,7 +41,7 @@ def tool_call_events(events: Iterator[Event], fmt: ModuleType,
                     yield TextDelta(pending[:hit])
                 pending, collecting = pending[hit:], True
                 continue
-            keep = _partial_suffix(pending, fmt.START_MARKERS)
+            keep = partial_suffix(pending, fmt.START_MARKERS)
             if len(pending) > keep:
                 yield TextDelta(pending[:len(pending) - keep])
                 pending = pending[len(pending) - keep:]
@@ -111,13 +112,3 @@ def _finish(pending: str, collecting: bool, fmt: ModuleType, parallel: bool,
 def _first_marker(text: str, markers: tuple[str, ...]) -> int | None:
     found = [i for i in (text.find(m) for m in markers) if i >= 0]
     return min(found) if found else None
-
-
-def _partial_suffix(text: str, markers: tuple[str, ...]) -> int:
-    longest = 0
-    for marker in markers:
-        for n in range(min(len(marker) - 1, len(text)), longest, -1):
-            if text.endswith(marker[:n]):
-                longest = n
-                break
-    return longest

@@ -17,18 +17,15 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from engine.backends.base import GenerationParams, Message, ToolCall, ToolSpec
 
 from .errors import bad_request
 from .tool_wire import EMPTY_SCHEMA, checked_choice, checked_schema
+from .tool_wire import WireModel as _Wire
 
 _DEFAULTS = GenerationParams()
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 class InputPart(_Wire):

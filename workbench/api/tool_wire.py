@@ -23,8 +23,13 @@ from .errors import bad_request
 EMPTY_SCHEMA = {"type": "object", "properties": {}}
 
 
-class _Wire(BaseModel):
+class WireModel(BaseModel):
+    """Every request model of both protocols: fields we do not know are accepted and ignored."""
+
     model_config = ConfigDict(extra="ignore")
+
+
+_Wire = WireModel
 
 
 # ---- OpenAI ---------------------------------------------------------------------------------

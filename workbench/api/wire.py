@@ -23,15 +23,12 @@ from .errors import bad_request
 from .tool_wire import (AnthropicTool, AnthropicToolChoice, OpenAINamedChoice, OpenAITool,
                         OutputFormat, ResponseFormat, anthropic_choice, anthropic_tools,
                         checked_schema, openai_choice, openai_format, openai_tools)
+from .tool_wire import WireModel as _Wire
 
 MAX_STOP_SEQUENCES = 16
 # A request that names no temperature gets the engine's default (greedy), as in the UI and CLI;
 # current Anthropic SDKs no longer send one at all.
 _DEFAULTS = GenerationParams()
-
-
-class _Wire(BaseModel):
-    model_config = ConfigDict(extra="ignore")
 
 
 # ---- OpenAI Chat Completions ----------------------------------------------------------------
