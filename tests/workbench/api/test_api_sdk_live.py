@@ -147,5 +147,8 @@ def test_models_listed_for_both_sdks(oai, claude):
     with pytest.raises(openai.NotFoundError):
         oai.chat.completions.create(model="gpt-4o", messages=OAI_MESSAGES, max_tokens=2)
     with pytest.raises(anthropic.NotFoundError):
-        claude.messages.create(model="claude-sonnet-4-5", messages=CLAUDE_MESSAGES,
-                               max_tokens=2)
+        claude.messages.create(model="mistral-large", messages=CLAUDE_MESSAGES, max_tokens=2)
+    # a claude-* name is the served model (as DeepSeek's API maps them), named as asked
+    reply = claude.messages.create(model="claude-sonnet-4-5", messages=CLAUDE_MESSAGES,
+                                   max_tokens=2)
+    assert reply.model == "claude-sonnet-4-5" and reply.usage.output_tokens >= 1
