@@ -133,6 +133,11 @@ def test_blind_comparison_streams_votes_and_reaches_the_leaderboard(
     for col in cols:
         expect(col).to_contain_text("citations verified")
         expect(col).to_contain_text("tok/s")
+    for i, col in enumerate(cols):  # any verified citation links to its passage, once
+        links = col.locator("a.lh-cite")
+        for j in range(links.count()):
+            target = links.nth(j).get_attribute("href")
+            assert target.startswith(f"#c{i}-src-") and page.locator(target).count() == 1
     board = page.locator("#lh-compare-board")
     expect(board).to_contain_text(LOCAL)
     expect(board).to_contain_text(REMOTE)

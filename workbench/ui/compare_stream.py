@@ -14,6 +14,7 @@ import threading
 from typing import Sequence
 
 from workbench.compare.masking import mask
+from workbench.ui.compare_views import pad, text_block
 
 
 class LiveColumns:
@@ -47,14 +48,14 @@ class LiveColumns:
         return "finished" if i < at else "waiting"
 
     def columns(self, blind: bool, width: int) -> list[str]:
-        """One Markdown block per model (padded with "" to `width`)."""
+        """One HTML block per model (padded with "" to `width`)."""
         with self._lock:
             out = []
             for i, model in enumerate(self.models):
                 head = f"Answer {i + 1}" if blind else model
                 text = mask(self.texts[model], self.names) if blind else self.texts[model]
-                out.append(f"### {head} · {self._state(i, model)}\n\n{text}")
-        return (out + [""] * width)[:width]
+                out.append(text_block(f"{head} · {self._state(i, model)}", text))
+        return pad(out, width)
 
     def status(self, blind: bool) -> str:
         with self._lock:

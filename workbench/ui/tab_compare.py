@@ -3,10 +3,11 @@ each model's figures under its column, switch to blind (A/B/..., names masked), 
 the project's leaderboard.
 
 Handlers are thin and call the facade (workbench/compare/api.py); the column views are plain
-functions (`columns`, `blind_columns`) so they are tested without a browser. While a
-comparison runs, each column streams its model's partial answer (workbench/ui/compare_stream.py,
-masked and unnamed when blind); once it is stored, the columns show the stored view with the
-figures (or the shuffled A/B/... when blind). Shows at most MAX_COLUMNS models.
+functions (workbench/ui/compare_views.py; citations clickable in the open view) tested
+without a browser. While a comparison runs, each column streams its model's partial answer
+(workbench/ui/compare_stream.py, masked and unnamed when blind); once it is stored, the
+columns show the stored view with the figures (or the shuffled A/B/... when blind). Shows at
+most MAX_COLUMNS models.
 Does not know SQL, prompts or ratings.
 """
 from __future__ import annotations
@@ -22,49 +23,10 @@ from workbench.context import AppContext
 from workbench.errors import WorkbenchError
 from workbench.synthesis.templates import TEMPLATES
 from workbench.ui.compare_stream import LiveColumns
+from workbench.ui.compare_views import BOARD_HEADERS, MAX_COLUMNS, board_frame, view
 from workbench.ui.feedback import friendly
 
-MAX_COLUMNS = 4
 POLL_S = 0.5  # how often the streaming columns are redrawn
-BOARD_HEADERS = ["Model", "Rating", "Wins", "Losses", "Ties", "Median s"]
-
-
-def _figures(r: dict) -> str:
-    if r.get("error"):
-        return f"**error:** {r['error']}"
-    usd = (r.get("cost") or {}).get("usd") or {}
-    priced = ", ".join(f"{k} ${v:.4f}" for k, v in list(usd.items())[:2])
-    trust = "none yet" if r["trust_score"] is None else f"{r['trust_score']:.0%}"
-    return (f"{r['seconds']} s · first token {r['ttft_s']} s · {r['tokens_per_s']} tok/s  \n"
-            f"{r['prompt_tokens']:,} in ({r['cached_tokens']:,} cached) · "
-            f"{r['completion_tokens']:,} out  \n{r['citations_verified']}/{r['citations']} "
-            f"citations verified · trust {trust} · {r['strategy']}  \n"
-            f"at API prices: {priced} · artifact {r['artifact_id']}")
-
-
-def columns(data: dict) -> list[str]:
-    """One Markdown block per column: the model's name, answer and figures."""
-    out = [f"### {r['model']}\n\n{r.get('text') or ''}\n\n---\n{_figures(r)}"
-           for r in data["rows"]]
-    return (out + [""] * MAX_COLUMNS)[:MAX_COLUMNS]
-
-
-def blind_columns(blind: dict) -> list[str]:
-    out = [f"### {a['label']}\n\n{a['text']}" for a in blind["answers"]]
-    return (out + [""] * MAX_COLUMNS)[:MAX_COLUMNS]
-
-
-def board_frame(board: dict) -> pd.DataFrame:
-    return pd.DataFrame([[r["model"], r["rating"], r["wins"], r["losses"], r["ties"],
-                          r["median_seconds"]] for r in board["rows"]], columns=BOARD_HEADERS)
-
-
-def view(wb, comparison_id: int | None, blind: bool) -> list[str]:
-    if comparison_id is None:
-        return [""] * MAX_COLUMNS
-    if blind:
-        return blind_columns(wb.compare_blind(comparison_id))
-    return columns(wb.comparison_json(comparison_id, with_text=True))
 
 
 def build(ctx: AppContext) -> None:
@@ -91,7 +53,7 @@ def build(ctx: AppContext) -> None:
         comparison = gr.State(None)
         status = gr.Markdown(elem_id="lh-compare-status")
         with gr.Row():
-            cols = [gr.Markdown(elem_id=f"lh-compare-col-{i}") for i in range(MAX_COLUMNS)]
+            cols = [gr.HTML(elem_id=f"lh-compare-col-{i}") for i in range(MAX_COLUMNS)]
         with gr.Row():
             winner = gr.Radio(["A", "B", "C", "D", "tie", "both-bad"], label="Your vote",
                               elem_id="lh-compare-winner")
