@@ -60,8 +60,12 @@ class CompareMixin:
     def compare(self, project: str, task: str = "free", prompt: str = "",
                 documents: Sequence[int] = (), *, models: Sequence[str],
                 max_new_tokens: int | None = None, progress: Callable | None = None,
-                seed: int | None = None) -> dict:
-        """Run the job on each of `models` in turn; store and return the comparison JSON."""
+                seed: int | None = None, on_model: Callable[[str], None] | None = None
+                ) -> dict:
+        """Run the job on each of `models` in turn; store and return the comparison JSON.
+
+        `on_model(name)` is called as each model starts, so a caller can tell whose
+        `progress` events (the job's streamed deltas) follow."""
         from workbench.library.trust_store import TrustStore
 
         models = list(dict.fromkeys(m.strip() for m in models if m.strip()))
@@ -73,6 +77,8 @@ class CompareMixin:
         trust = TrustStore.connect(self.library.db_path)
         try:
             for model in models:
+                if on_model is not None:
+                    on_model(model)
                 try:
                     answer = self.synthesize(project, task, prompt, documents, model=model,
                                              max_new_tokens=max_new_tokens, progress=progress)

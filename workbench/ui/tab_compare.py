@@ -3,60 +3,30 @@ each model's figures under its column, switch to blind (A/B/..., names masked), 
 the project's leaderboard.
 
 Handlers are thin and call the facade (workbench/compare/api.py); the column views are plain
-functions (`columns`, `blind_columns`) so they are tested without a browser. Answers appear
-when each comparison finishes (not streamed token by token). Shows at most MAX_COLUMNS models.
+functions (workbench/ui/compare_views.py; citations clickable in the open view) tested
+without a browser. While a comparison runs, each column streams its model's partial answer
+(workbench/ui/compare_stream.py, masked and unnamed when blind); once it is stored, the
+columns show the stored view with the figures (or the shuffled A/B/... when blind). Shows at
+most MAX_COLUMNS models.
 Does not know SQL, prompts or ratings.
 """
 from __future__ import annotations
 
+import threading
+
 import gradio as gr
 import pandas as pd
+
+from engine.errors import EngineError
 
 from workbench.context import AppContext
 from workbench.errors import WorkbenchError
 from workbench.synthesis.templates import TEMPLATES
+from workbench.ui.compare_stream import LiveColumns
+from workbench.ui.compare_views import BOARD_HEADERS, MAX_COLUMNS, board_frame, view
 from workbench.ui.feedback import friendly
 
-MAX_COLUMNS = 4
-BOARD_HEADERS = ["Model", "Rating", "Wins", "Losses", "Ties", "Median s"]
-
-
-def _figures(r: dict) -> str:
-    if r.get("error"):
-        return f"**error:** {r['error']}"
-    usd = (r.get("cost") or {}).get("usd") or {}
-    priced = ", ".join(f"{k} ${v:.4f}" for k, v in list(usd.items())[:2])
-    trust = "none yet" if r["trust_score"] is None else f"{r['trust_score']:.0%}"
-    return (f"{r['seconds']} s · first token {r['ttft_s']} s · {r['tokens_per_s']} tok/s  \n"
-            f"{r['prompt_tokens']:,} in ({r['cached_tokens']:,} cached) · "
-            f"{r['completion_tokens']:,} out  \n{r['citations_verified']}/{r['citations']} "
-            f"citations verified · trust {trust} · {r['strategy']}  \n"
-            f"at API prices: {priced} · artifact {r['artifact_id']}")
-
-
-def columns(data: dict) -> list[str]:
-    """One Markdown block per column: the model's name, answer and figures."""
-    out = [f"### {r['model']}\n\n{r.get('text') or ''}\n\n---\n{_figures(r)}"
-           for r in data["rows"]]
-    return (out + [""] * MAX_COLUMNS)[:MAX_COLUMNS]
-
-
-def blind_columns(blind: dict) -> list[str]:
-    out = [f"### {a['label']}\n\n{a['text']}" for a in blind["answers"]]
-    return (out + [""] * MAX_COLUMNS)[:MAX_COLUMNS]
-
-
-def board_frame(board: dict) -> pd.DataFrame:
-    return pd.DataFrame([[r["model"], r["rating"], r["wins"], r["losses"], r["ties"],
-                          r["median_seconds"]] for r in board["rows"]], columns=BOARD_HEADERS)
-
-
-def view(wb, comparison_id: int | None, blind: bool) -> list[str]:
-    if comparison_id is None:
-        return [""] * MAX_COLUMNS
-    if blind:
-        return blind_columns(wb.compare_blind(comparison_id))
-    return columns(wb.comparison_json(comparison_id, with_text=True))
+POLL_S = 0.5  # how often the streaming columns are redrawn
 
 
 def build(ctx: AppContext) -> None:
@@ -70,20 +40,20 @@ def build(ctx: AppContext) -> None:
                                   scale=2, elem_id="lh-compare-project")
             models = gr.Dropdown(label="Models", choices=[], multiselect=True,
                                  allow_custom_value=True, scale=3, elem_id="lh-compare-models")
-            refresh = gr.Button("Refresh", scale=1)
+            refresh = gr.Button("Refresh", scale=1, elem_id="lh-compare-refresh")
         with gr.Row():
             task = gr.Dropdown(label="Job", choices=sorted(TEMPLATES), value="free", scale=1)
             prompt = gr.Textbox(label="Prompt (or the question for a job)", scale=3,
                                 elem_id="lh-compare-prompt")
             tokens = gr.Number(label="Max new tokens", value=256, precision=0, minimum=1,
-                               scale=1)
+                               scale=1, elem_id="lh-compare-tokens")
         with gr.Row():
             run = gr.Button("Compare", variant="primary", elem_id="lh-compare-run")
             blind = gr.Checkbox(label="Blind", value=True, elem_id="lh-compare-blind")
         comparison = gr.State(None)
         status = gr.Markdown(elem_id="lh-compare-status")
         with gr.Row():
-            cols = [gr.Markdown(elem_id=f"lh-compare-col-{i}") for i in range(MAX_COLUMNS)]
+            cols = [gr.HTML(elem_id=f"lh-compare-col-{i}") for i in range(MAX_COLUMNS)]
         with gr.Row():
             winner = gr.Radio(["A", "B", "C", "D", "tie", "both-bad"], label="Your vote",
                               elem_id="lh-compare-winner")
@@ -99,18 +69,49 @@ def build(ctx: AppContext) -> None:
                             else (names[0] if names else None)),
                 gr.Dropdown(choices=known))
 
-    @friendly("Could not run the comparison", 2 + MAX_COLUMNS)
     def run_compare(name, chosen, job, text, max_tokens, is_blind):
-        if not name:
-            raise WorkbenchError("Choose a project first.")
-        if ctx.settings.model in (chosen or []):
-            wb.use_backend(ctx.backend())  # the app's loaded model, not a second copy
-        data = wb.compare(name, job or "free", text or "", models=list(chosen or []),
-                          max_new_tokens=int(max_tokens or 256))
+        """Stream each model's partial answer into its column, then show the stored view."""
+        skips = tuple(gr.skip() for _ in range(2 + MAX_COLUMNS))
+        chosen = list(dict.fromkeys(m.strip() for m in (chosen or []) if m.strip()))
+        try:
+            if not name:
+                raise WorkbenchError("Choose a project first.")
+            if len(chosen) < 2:
+                raise WorkbenchError("Choose at least two different models to compare.")
+            if ctx.settings.model in chosen:
+                wb.use_backend(ctx.backend())  # the app's loaded model, not a second copy
+        except (WorkbenchError, EngineError) as exc:
+            gr.Warning(str(exc), duration=None, title="Could not run the comparison")
+            yield skips
+            return
+        live = LiveColumns(chosen, _names_to_mask(wb, chosen))
+        done, result = threading.Event(), {}
+
+        def work():
+            try:
+                result["data"] = wb.compare(name, job or "free", text or "", models=chosen,
+                                            max_new_tokens=int(max_tokens or 256),
+                                            progress=live.progress, on_model=live.start)
+            except Exception as exc:  # noqa: BLE001 -- shown below, in the handler's thread
+                result["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, daemon=True).start()
+        while not done.wait(POLL_S):
+            yield None, live.status(is_blind), *live.columns(is_blind, MAX_COLUMNS)
+        if "error" in result:
+            if not isinstance(result["error"], (WorkbenchError, EngineError)):
+                raise result["error"]
+            gr.Warning(str(result["error"]), duration=None, title="Could not run the comparison")
+            yield skips
+            return
+        data = result["data"]
         failed = [r["model"] for r in data["rows"] if r.get("error")]
         msg = f"Comparison {data['comparison_id']} done" + (
+            f"; {len(failed)} failed" if is_blind and failed else
             f"; failed: {', '.join(failed)}" if failed else "")
-        return (data["comparison_id"], msg, *view(wb, data["comparison_id"], is_blind))
+        yield (data["comparison_id"], msg, *view(wb, data["comparison_id"], is_blind))
 
     @friendly("Could not show the comparison", MAX_COLUMNS)
     def switch(current, is_blind):
@@ -130,6 +131,16 @@ def build(ctx: AppContext) -> None:
               [comparison, status, *cols])
     blind.change(switch, [comparison, blind], cols)
     vote.click(cast, [comparison, winner, note, project], [status, blind, board, *cols])
+
+
+def _names_to_mask(wb, models: list[str]) -> list[str]:
+    """The compared ids and each remote's server-side id: hidden while a blind run streams."""
+    names = list(models)
+    for m in models:
+        remote = wb.remotes.get(m)
+        if remote is not None:
+            names.append(remote.remote_model)
+    return names
 
 
 def _known_models():
