@@ -7,13 +7,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 
-import httpx
 import pytest
 
-from app_runner import ROOT, free_port, start_app, stop_app
+from app_runner import ROOT, start_app, stop_app
 from browser_pages import open_app
+from second_longhand import second_longhand
 
 SCENES = "screenplays/vilcans__screenplain/scene-numbers.fountain"
 LOCAL, REMOTE = "smollm2-135m-instruct", "second-longhand"
@@ -27,37 +26,11 @@ def _env() -> dict:
             if not k.startswith(("LONGHAND_", "GRADIO_", "HF_"))}
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=15)
-
-
 @pytest.fixture
 def app_with_a_second_model(tmp_path):
     """A second Longhand serving the embedded default over HTTP, added as REMOTE to the data
     dir of the app under test; both stopped afterwards."""
-    port = free_port()
-    url, log = f"http://127.0.0.1:{port}", tmp_path / "second.log"
-    with open(log, "wb") as out:
-        second = subprocess.Popen([sys.executable, "app.py", "--api-only", "--port", str(port),
-                                   "--data-dir", str(tmp_path / "second")], cwd=ROOT,
-                                  env=_env(), stdout=out, stderr=subprocess.STDOUT)
-    app = None
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert second.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with second_longhand(tmp_path / "second", tmp_path / "second.log", _env()) as url:
         added = subprocess.run(
             [sys.executable, "-m", "workbench", "--data-dir", str(tmp_path / "data"),
              "add-model", REMOTE, "--url", url + "/v1", "--protocol", "openai",
@@ -65,11 +38,10 @@ def app_with_a_second_model(tmp_path):
             cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=300)
         assert added.returncode == 0, added.stderr
         app = start_app(tmp_path)
-        yield app
-    finally:
-        if app is not None:
+        try:
+            yield app
+        finally:
             stop_app(app)
-        _stop(second)
 
 
 def _pick(page, dropdown: str, option: str) -> None:

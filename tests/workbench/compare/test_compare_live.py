@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from embedded_cache import shared_cache_dir
+from second_longhand import second_longhand
 
 pytestmark = pytest.mark.slow
 
@@ -46,34 +44,8 @@ def ok_json(out: subprocess.CompletedProcess):
 def second(tmp_path_factory):
     """A second Longhand serving the embedded default over HTTP, stopped afterwards."""
     tmp = tmp_path_factory.mktemp("second")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    log = tmp / "app.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "app.py", "--api-only", "--port", str(port),
-                                 "--data-dir", str(tmp / "data")], cwd=ROOT, env=_env(),
-                                stdout=out, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, log.read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.2)
+    with second_longhand(tmp / "data", tmp / "app.log", _env()) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 def test_compare_embedded_against_a_remote_longhand(tmp_path, testdocs, second):
