@@ -151,8 +151,10 @@ class LocalBackend:
                 window=self.context_window, cancel=cancel,
                 starts_in_thinking=thinking and text.rstrip().endswith(THINK_OPEN),
                 prefix_cache=self.prefix_cache, constraint=constraint)
-            if tools and constraint is not None:
+            if tools and constraint is not None and self.tool_format.FORCED_HEAD is not None:
                 events = forced_call_events(events, self.tool_format)
+            elif tools and constraint is not None:  # forced, but markup: parsed when complete
+                events = tool_call_events(events, self.tool_format, parallel=False)
             elif tools:
                 events = tool_call_events(events, self.tool_format, params.parallel_tool_calls)
             yield from events

@@ -43,6 +43,9 @@ def forced_call_grammar(fmt: ModuleType, tools: tuple[ToolSpec, ...], choice: st
     if not chosen:
         raise GrammarError(f"tool_choice names {choice!r}, which is not among the tools "
                            f"({', '.join(t.name for t in tools) or 'none'})")
+    markup = getattr(fmt, "forced_lark_for_tools", None)  # a format whose calls are not JSON
+    if markup is not None:
+        return markup(chosen)
     return fmt.forced_lark([_json_rule(call_schema(t, fmt.ARGS_KEY)) for t in chosen])
 
 
