@@ -184,7 +184,7 @@ class Library(LibraryStores):
             for data, filename, role in prepared:
                 try:
                     results.append(self._store(s, project_id, data, filename, role))
-                except exc.IntegrityError as err:
+                except (exc.IntegrityError, exc.DataError) as err:  # DataError: PostgreSQL
                     raise UnsupportedDocument(
                         f"could not be stored, so nothing of this batch was imported "
                         f"({err.orig})", filename) from err
@@ -364,7 +364,7 @@ class Library(LibraryStores):
                 row = archive.restore(s, reader.manifest, documents, project_name)
                 return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at,
                                    document_count=len(documents))
-        except (exc.IntegrityError, OverflowError) as err:
+        except (exc.IntegrityError, exc.DataError, OverflowError) as err:
             raise InvalidArchive(
                 f"{zip_path.name}: its contents contradict each other "
                 f"({getattr(err, 'orig', err)}); nothing was imported.") from err

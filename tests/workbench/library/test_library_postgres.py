@@ -204,3 +204,15 @@ def test_cli_imports_searches_and_shows_with_database_url(testdocs, data_dir, po
         text=True, env=_env(LONGHAND_DATABASE_URL="mysql://u:secret@host/db"), timeout=300)
     assert bad.returncode == 2 and "is not PostgreSQL" in bad.stderr
     assert "secret" not in bad.stderr
+
+
+def test_text_postgres_cannot_store_is_a_clear_refusal(tmp_path, postgres_url, make_screenplay):
+    """PostgreSQL text holds no NUL (SQLite does): the batch is refused, nothing is stored."""
+    from workbench.errors import UnsupportedDocument
+
+    with Library.open(tmp_path, postgres_url) as lib:
+        lib.create_project("P")
+        doc = make_screenplay("Nul", [("INT. ROOM - DAY", "A\x00B")])
+        with pytest.raises(UnsupportedDocument, match="could not be stored"):
+            lib.add_document("P", doc, b"x", "nul.fountain")
+        assert lib.documents("P") == []
