@@ -216,3 +216,13 @@ def test_text_postgres_cannot_store_is_a_clear_refusal(tmp_path, postgres_url, m
         with pytest.raises(UnsupportedDocument, match="could not be stored"):
             lib.add_document("P", doc, b"x", "nul.fountain")
         assert lib.documents("P") == []
+
+
+@pytest.mark.parametrize("ci,outcome", [("", pytest.skip.Exception), ("1", pytest.fail.Exception)])
+def test_missing_postgresql_skips_here_and_fails_in_ci(monkeypatch, ci, outcome):
+    import postgres_server
+
+    monkeypatch.setattr(postgres_server, "find_bindir", lambda: None)
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="apt-get install postgresql"):
+        postgres_server.start_or_skip()
