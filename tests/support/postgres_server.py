@@ -3,12 +3,13 @@
 One server per test session (`postgres_server` fixture, see tests/conftest.py). Most tests get
 `clean_database()`: one database shared by the session, its tables emptied (and ids restarted)
 before each test, so tests never see each other's rows and the schema is migrated once; a
-test of migrations themselves takes a brand-new database from `new_database()`. initdb refuses to run as root, so under root the cluster belongs to the unprivileged
+test of migrations themselves takes a brand-new database from `new_database()`.
+initdb refuses to run as root, so under root the cluster belongs to the unprivileged
 `postgres` user the Debian package creates, and every binary runs through `runuser`. The
 server listens on a free loopback port and on a socket in its own temp dir, trusts local
 connections (nothing else can reach it) and is stopped at the end of the session.
 Why not pytest-postgresql: it is not in the package index this project installs from, and the
-part we need is these sixty lines.
+part we need is this short file.
 Missing binaries skip the PostgreSQL tests on a developer machine and fail them under CI
 (the `CI` variable, as the browser tests treat a missing Chromium).
 """
