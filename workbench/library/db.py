@@ -1,4 +1,5 @@
-"""Connections to the SQLite file: pragmas, transaction start, and migration to head.
+"""Connections to the library database (the SQLite file, or a PostgreSQL server): pragmas or
+locks, transaction start, and migration to head.
 
 Why: the UI and background jobs share one Library across threads, so every connection gets
 WAL (readers never block the writer), foreign keys ON, and a busy timeout; write transactions
@@ -22,6 +23,7 @@ mid-migration leaves the file at its old revision. SQLite's own lock is used rat
 file lock (fcntl) because it is the one every client of the file already honours, on every
 platform, and it is released by the OS when a holder dies. A file already at head is checked
 with a plain read first, so opening a library never waits behind a long import.
+
 On PostgreSQL (a `postgresql+psycopg://` URL, Settings.database_url) the same promises hold with
 the server's own tools: a write transaction first takes `pg_advisory_xact_lock(WRITE_LOCK)`,
 so writers queue exactly as on SQLite (the checks stores make "under the write lock" stay
