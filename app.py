@@ -103,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ensure_safe_bind(settings)
         parse_max_memory(settings.max_memory)  # a typo fails now, not at the first model load
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        from workbench.library.db import migrate
+
+        migrate(settings.database)  # at head before the first request; a bad URL fails here
     except (WorkbenchError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR

@@ -57,6 +57,9 @@ class Settings:
     # API model aliases, "claude-sonnet=NAME" each (--alias, repeatable; LONGHAND_ALIAS is
     # comma-separated); any other claude* name means the served model (workbench/api/aliases.py)
     alias: tuple[str, ...] = ()
+    # LONGHAND_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB puts the library's rows
+    # on a PostgreSQL server; None keeps them in the data dir's SQLite file (workbench.db).
+    database_url: str | None = None
 
     def __post_init__(self) -> None:
         # Callers (tests, notebooks) may pass plain strings for paths: store Paths, always.
@@ -68,6 +71,11 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "workbench.db"
+
+    @property
+    def database(self) -> Path | str:
+        """Where the library's rows live: the server URL if one is set, else the SQLite file."""
+        return self.database_url or self.db_path
 
     @property
     def prefix_cache_path(self) -> Path | None:

@@ -94,3 +94,7 @@ class TrainingBusy(WorkbenchError):
 
 class LibraryBusy(WorkbenchError):
     """Another process held the library's write lock for longer than the busy timeout."""
+
+
+class DatabaseUnavailable(WorkbenchError):
+    """LONGHAND_DATABASE_URL is not a usable PostgreSQL URL, or its server cannot be reached."""

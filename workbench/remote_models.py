@@ -29,9 +29,10 @@ VARIABLE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 class RemoteModels:
     """The library's remote models and their backends (made on first use, kept per row)."""
 
-    def __init__(self, settings: Settings, db_path: Path):
+    def __init__(self, settings: Settings, store: RemoteModelStore):
+        """`store` is the library's (`library.remotes`)."""
         self.settings = settings
-        self.store = RemoteModelStore.open(db_path)
+        self.store = store
         self._backends: dict[RemoteModelInfo, object] = {}
         self._lock = threading.Lock()
 

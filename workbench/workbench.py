@@ -65,18 +65,19 @@ class Workbench(SynthesisMixin, CompareMixin):
                 from workbench.library import Library
 
                 self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                self._library = Library.open(self.settings.data_dir)
+                self._library = Library.open(self.settings.data_dir,
+                                             self.settings.database_url)
             return self._library
 
     @property
     def remotes(self):
         """The library's remote models (workbench/remote_models.py), opened on first use."""
+        library = self.library  # takes the same lock: outside it
         with self._library_lock:
             if self._remotes is None:
                 from workbench.remote_models import RemoteModels
 
-                self.settings.data_dir.mkdir(parents=True, exist_ok=True)
-                self._remotes = RemoteModels(self.settings, self.settings.db_path)
+                self._remotes = RemoteModels(self.settings, library.remotes)
             return self._remotes
 
     def token_counter(self):

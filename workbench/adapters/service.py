@@ -40,9 +40,8 @@ class TrainRequest:
 
 
 def open_store(library):
-    from workbench.library.adapters_store import AdapterStore
-
-    return AdapterStore.open(library.db_path)
+    """The library's own adapter store (its engine, migrated once when the library opened)."""
+    return library.adapters
 
 
 def token_counter(model: str, cache_dir: Path):

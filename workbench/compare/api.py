@@ -53,9 +53,7 @@ class CompareMixin:
     """Comparisons over the facade's library and `synthesize`."""
 
     def _comparisons(self):
-        from workbench.library.comparisons_store import ComparisonStore
-
-        return ComparisonStore.connect(self.library.db_path)
+        return self.library.comparisons
 
     def compare(self, project: str, task: str = "free", prompt: str = "",
                 documents: Sequence[int] = (), *, models: Sequence[str],
@@ -66,15 +64,13 @@ class CompareMixin:
 
         `on_model(name)` is called as each model starts, so a caller can tell whose
         `progress` events (the job's streamed deltas) follow."""
-        from workbench.library.trust_store import TrustStore
-
         models = list(dict.fromkeys(m.strip() for m in models if m.strip()))
         if len(models) < 2:
             raise WorkbenchError("compare needs at least two different models, e.g. "
                                  "--models smollm2-135m-instruct,my-remote")
         info = self.library.get_project(project)
         rows = []
-        trust = TrustStore.connect(self.library.db_path)
+        trust = self.library.trust
         try:
             for model in models:
                 if on_model is not None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from workbench.errors import WorkbenchError
 from workbench.library.comparisons_models import Comparison, ComparisonVote
-from workbench.library.db import WRITE_OPTION, create_db_engine
+from workbench.library.db import WRITE_OPTION, as_target, create_db_engine
 
 
 class ComparisonNotFound(WorkbenchError):
@@ -52,16 +52,20 @@ def _vote(row: ComparisonVote) -> VoteInfo:
 class ComparisonStore:
     """Comparison and vote rows in the library's database file (already at head)."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, owns_engine: bool = False):
+        """`engine` is normally the Library's (`library.comparisons`); only an engine this store
+        made itself (`open`/`connect`) is disposed by `close`."""
         self.engine = engine
+        self._owns_engine = owns_engine
         self._write = engine.execution_options(**{WRITE_OPTION: True})
 
     @classmethod
     def connect(cls, db_path: Path) -> "ComparisonStore":
-        return cls(create_db_engine(Path(db_path)))
+        return cls(create_db_engine(as_target(db_path)), owns_engine=True)
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def save(self, project_id: int, request: dict, rows: list, order: list) -> ComparisonInfo:
         with Session(self._write) as s, s.begin():

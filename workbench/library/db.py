@@ -1,4 +1,5 @@
-"""Connections to the SQLite file: pragmas, transaction start, and migration to head.
+"""Connections to the library database (the SQLite file, or a PostgreSQL server): pragmas or
+locks, transaction start, and migration to head.
 
 Why: the UI and background jobs share one Library across threads, so every connection gets
 WAL (readers never block the writer), foreign keys ON, and a busy timeout; write transactions
@@ -22,6 +23,14 @@ mid-migration leaves the file at its old revision. SQLite's own lock is used rat
 file lock (fcntl) because it is the one every client of the file already honours, on every
 platform, and it is released by the OS when a holder dies. A file already at head is checked
 with a plain read first, so opening a library never waits behind a long import.
+
+On PostgreSQL (a `postgresql+psycopg://` URL, Settings.database_url) the same promises hold with
+the server's own tools: a write transaction first takes `pg_advisory_xact_lock(WRITE_LOCK)`,
+so writers queue exactly as on SQLite (the checks stores make "under the write lock" stay
+true), waiting at most the busy timeout (`lock_timeout`, then LibraryBusy); migrations take the
+same lock inside their one transaction (PostgreSQL's DDL is transactional), so a second
+process waits, then finds the schema at head. The lock is released by the server when the
+transaction ends or its connection dies.
 Does not know: the tables themselves (models.py, migrations/) or the public API (store.py).
 """
 from __future__ import annotations
@@ -33,16 +42,22 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.pool import NullPool
+
+from workbench.errors import DatabaseUnavailable
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 BUSY_TIMEOUT_S = 30.0
 MIGRATE_TIMEOUT_S = 300.0  # waiting for another process's migration (a big rebuild) is normal
 WRITE_OPTION = "longhand_write"
+WRITE_LOCK = 0x4C6F6E67  # "Long": the one advisory lock key every Longhand writer takes
+Target = Path | str  # an SQLite file, or the URL of a PostgreSQL server
+POSTGRES_DRIVER = "postgresql+psycopg"
 
 
-def _install_hooks(engine: Engine, foreign_keys: bool) -> None:
+def _install_sqlite_hooks(engine: Engine, foreign_keys: bool) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None
@@ -59,23 +74,90 @@ def _install_hooks(engine: Engine, foreign_keys: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def _lock_for_write(conn, timeout_s: float) -> None:
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(timeout_s * 1000)}")
+    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITE_LOCK})")
+
+
+def _install_postgres_hooks(engine: Engine) -> None:
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:
+        if conn.get_execution_options().get(WRITE_OPTION, False):
+            _lock_for_write(conn, BUSY_TIMEOUT_S)
+
+
 def is_busy(err: Exception) -> bool:
     """Whether a driver error means another connection held the lock past the busy timeout."""
-    text = str(getattr(err, "orig", err)).lower()
+    orig = getattr(err, "orig", err)
+    if getattr(orig, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+        return True
+    text = str(orig).lower()
     return "database is locked" in text or "database is busy" in text
 
 
-def _url(db_path: Path) -> str:
-    return f"sqlite+pysqlite:///{db_path}"
+def as_target(value: Path | str) -> Target:
+    """A string holding a URL stays a URL; anything else names an SQLite file."""
+    text = str(value)
+    return text if isinstance(value, str) and "://" in text else Path(text)
 
 
-def create_db_engine(db_path: Path) -> Engine:
+def prepare(value: Path | str) -> Target:
+    """As `as_target`, creating an SQLite file's folder; the stores' `open` use it."""
+    target = as_target(value)
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def database_url(target: Target) -> URL:
+    """The SQLAlchemy URL for a data dir's SQLite file (a Path) or a server URL (a str).
+
+    `postgresql://` and `postgres://` mean psycopg 3, the one PostgreSQL driver installed."""
+    if isinstance(target, Path):
+        return make_url(f"sqlite+pysqlite:///{target}")
+    try:
+        url = make_url(str(target).strip())
+    except ArgumentError as err:
+        raise DatabaseUnavailable(f"database URL {_redacted(str(target))!r} is not a URL "
+                             "(expected postgresql+psycopg://USER:PASSWORD@HOST/DB)") from err
+    if url.drivername in ("postgresql", "postgres", POSTGRES_DRIVER):
+        return url.set(drivername=POSTGRES_DRIVER)
+    raise DatabaseUnavailable(f"database URL {url.render_as_string(hide_password=True)!r} is not "
+                         "PostgreSQL: expected postgresql+psycopg://USER:PASSWORD@HOST/DB "
+                         "(leave LONGHAND_DATABASE_URL unset for the data dir's SQLite file)")
+
+
+def _redacted(text: str) -> str:
+    head, at, tail = text.rpartition("@")
+    return f"{head.split(':')[0]}:***@{tail}" if at and ":" in head.split("//")[-1] else text
+
+
+def is_postgres(engine_or_url: Engine | URL) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else engine_or_url
+    return url.get_backend_name() == "postgresql"
+
+
+def describe(target: Target) -> str:
+    """Where the library lives, for messages (a password is never shown)."""
+    if isinstance(target, Path):
+        return str(target)
+    return database_url(target).render_as_string(hide_password=True)
+
+
+def create_db_engine(target: Target) -> Engine:
     """The library's engine; use `engine.execution_options(longhand_write=True)` for writes."""
+    url = database_url(target)
+    if is_postgres(url):
+        try:
+            engine = create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as err:
+            raise DatabaseUnavailable("PostgreSQL needs the psycopg driver: "
+                                      "pip install -r requirements.txt") from err
+        _install_postgres_hooks(engine)
+        return engine
     engine = create_engine(
-        _url(db_path),
-        connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S},
-    )
-    _install_hooks(engine, foreign_keys=True)
+        url, connect_args={"check_same_thread": False, "timeout": BUSY_TIMEOUT_S})
+    _install_sqlite_hooks(engine, foreign_keys=True)
     return engine
 
 
@@ -89,26 +171,63 @@ def _heads() -> set[str]:
     return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
-def migrate(db_path: Path, revision: str = "head") -> None:
-    """Bring the database file to `revision` (creating it if missing) in one transaction."""
-    engine = create_engine(_url(db_path), poolclass=NullPool,
+def current_revisions(engine: Engine) -> set[str]:
+    with engine.connect() as conn:
+        current = set(MigrationContext.configure(conn).get_current_heads())
+        conn.rollback()
+    return current
+
+
+def _upgrade(conn, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = conn
+    command.upgrade(cfg, revision)
+
+
+def migrate(target: Target, revision: str = "head") -> None:
+    """Bring the database (an SQLite file, created if missing, or a PostgreSQL database) to
+    `revision` in one transaction."""
+    url = database_url(target)
+    if is_postgres(url):
+        return _migrate_postgres(url, revision)
+    db_path = Path(target)
+    engine = create_engine(url, poolclass=NullPool,
                            connect_args={"timeout": MIGRATE_TIMEOUT_S})
-    _install_hooks(engine, foreign_keys=False)
+    _install_sqlite_hooks(engine, foreign_keys=False)
     try:
-        if revision == "head" and db_path.exists():
-            with engine.connect() as conn:
-                current = set(MigrationContext.configure(conn).get_current_heads())
-                conn.rollback()
-            if current == _heads():
-                return
+        if revision == "head" and db_path.exists() and current_revisions(engine) == _heads():
+            return
         with engine.execution_options(**{WRITE_OPTION: True}).connect() as conn:
             conn.begin()  # an outer transaction: Alembic then commits nothing on its own
-            cfg = alembic_config()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+            _upgrade(conn, revision)
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
             if broken:
                 raise RuntimeError(f"migration left rows that break foreign keys: {broken[:5]}")
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def _migrate_postgres(url: URL, revision: str) -> None:
+    try:
+        engine = create_engine(url, poolclass=NullPool)
+    except ModuleNotFoundError as err:
+        raise DatabaseUnavailable("PostgreSQL needs the psycopg driver: "
+                                  "pip install -r requirements.txt") from err
+    try:
+        try:
+            current = current_revisions(engine)
+        except OperationalError as err:
+            reason = str(err.orig).strip().splitlines()[0] if err.orig else str(err)
+            raise DatabaseUnavailable(
+                f"could not reach the library database at "
+                f"{url.render_as_string(hide_password=True)}: {reason}") from err
+        if revision == "head" and current == _heads():
+            return
+        with engine.connect() as conn:
+            conn.begin()
+            _lock_for_write(conn, MIGRATE_TIMEOUT_S)
+            _upgrade(conn, revision)
             conn.commit()
     finally:
         engine.dispose()

@@ -1,4 +1,5 @@
-"""Full-text search over sections with SQLite FTS5, safe for whatever a writer types.
+"""Full-text search over sections (SQLite FTS5 or PostgreSQL tsvector), safe for whatever a
+writer types.
 
 A user query is never passed to MATCH as FTS5 syntax: each whitespace-separated word becomes a
 quoted phrase token (inner quotes doubled), text inside double quotes stays one phrase, and a
@@ -7,6 +8,12 @@ punctuation therefore match literally or vanish, control characters are dropped,
 raises an SQL error. All tokens must match (implicit AND). Only the latest version of each
 document is searched.
 Reference: https://sqlite.org/fts5.html (sections 3.1 strings, 5 snippet(), bm25()).
+On PostgreSQL the same terms become a tsquery built by the server itself from bound values
+(`phraseto_tsquery` per term, `:*` on a prefix term's last word, all joined with `&&`) against
+the generated `sections.search` column (migration 0001), ranked by `ts_rank` (negated, so lower
+is better as with bm25) and quoted by `ts_headline`. Hits, their order by rank then section id,
+and the snippet markers are the same shape on both; rank values and snippet cuts differ.
+Reference: https://www.postgresql.org/docs/15/textsearch-controls.html.
 Does not know: how sections were produced, or the session's lifetime.
 """
 from __future__ import annotations
@@ -41,16 +48,28 @@ LIMIT :limit
 """)
 
 
+_PG_CONFIG = "'longhand'::regconfig"
+_PG_LATEST = """JOIN versions AS v ON v.id = s.version_id
+JOIN documents AS d ON d.id = v.document_id
+WHERE s.search @@ q.query AND d.project_id = :project_id
+  AND v.version = (SELECT max(v2.version) FROM versions AS v2 WHERE v2.document_id = d.id)"""
+_PG_HEADLINE = (f"CASE WHEN to_tsvector({_PG_CONFIG}, s.text) @@ q.query OR s.heading IS NULL "
+                f"THEN ts_headline({_PG_CONFIG}, s.text, q.query, :options) "
+                f"ELSE ts_headline({_PG_CONFIG}, s.heading, q.query, :options) END")
+_PG_OPTIONS = (f"StartSel={SNIPPET_OPEN}, StopSel={SNIPPET_CLOSE}, MaxWords={SNIPPET_TOKENS}, "
+               "MinWords=8, MaxFragments=1, ShortWord=0")
+
+
 def _phrase(raw: str) -> str:
     return '"' + raw.replace('"', '""') + '"'
 
 
-def fts_query(user_query: str) -> str | None:
-    """FTS5 MATCH text for a free-form query, or None when it holds nothing searchable."""
+def terms(user_query: str) -> list[tuple[str, bool]]:
+    """The query's phrases (as typed, trimmed) and whether each asks for a prefix match."""
     # Control characters (NUL ends the string inside SQLite) and lone surrogates become spaces.
     cleaned = "".join(" " if unicodedata.category(ch).startswith("C") else ch
                       for ch in user_query)
-    terms: list[str] = []
+    found: list[tuple[str, bool]] = []
     for match in _PIECE.finditer(cleaned):
         quoted, bare = match.group(1), match.group(2)
         raw = quoted if quoted is not None else bare
@@ -58,18 +77,48 @@ def fts_query(user_query: str) -> str | None:
         raw = raw.rstrip("*") if prefix else raw
         if not _WORDISH.search(raw):
             continue
-        terms.append(_phrase(raw.strip()) + (" *" if prefix else ""))
-    return " ".join(terms[:MAX_TERMS]) or None
+        found.append((raw.strip(), prefix))
+    return found[:MAX_TERMS]
+
+
+def fts_query(user_query: str) -> str | None:
+    """FTS5 MATCH text for a free-form query, or None when it holds nothing searchable."""
+    return " ".join(_phrase(raw) + (" *" if prefix else "")
+                    for raw, prefix in terms(user_query)) or None
+
+
+def _pg_search_sql(phrases: list[tuple[str, bool]]) -> tuple[str, dict]:
+    parts, params = [], {}
+    for i, (raw, prefix) in enumerate(phrases):
+        params[f"t{i}"] = raw
+        one = f"phraseto_tsquery({_PG_CONFIG}, :t{i})"
+        # a prefix term: the server's own phrase, its last word marked `:*` (NULL if no words)
+        parts.append(f"(NULLIF({one}::text, '') || ':*')::tsquery" if prefix else one)
+    sql = (f"SELECT s.id AS section_id, s.anchor AS anchor, d.id AS document_id, "
+           f"d.title AS title, {_PG_HEADLINE} AS snippet, -ts_rank(s.search, q.query) AS rank "
+           f"FROM (SELECT {' && '.join(parts)} AS query) AS q CROSS JOIN sections AS s "
+           f"{_PG_LATEST} ORDER BY rank, s.id LIMIT :limit")
+    return sql, params
+
+
+def _search_postgres(session: Session, project_id: int, phrases: list[tuple[str, bool]],
+                     limit: int) -> list[dict]:
+    sql, params = _pg_search_sql(phrases)
+    params.update(options=_PG_OPTIONS, project_id=project_id, limit=limit)
+    return list(session.execute(text(sql), params).mappings())
 
 
 def search(session: Session, project_id: int, user_query: str, limit: int) -> list[SearchHit]:
-    query = fts_query(user_query)
-    if query is None or limit <= 0:
+    phrases = terms(user_query)
+    if not phrases or limit <= 0:
         return []
-    rows = session.execute(_SEARCH_SQL, {
-        "open": SNIPPET_OPEN, "close": SNIPPET_CLOSE, "ellipsis": SNIPPET_ELLIPSIS,
-        "query": query, "project_id": project_id, "limit": limit,
-    }).mappings()
+    if session.get_bind().dialect.name == "postgresql":
+        rows = _search_postgres(session, project_id, phrases, limit)
+    else:
+        rows = session.execute(_SEARCH_SQL, {
+            "open": SNIPPET_OPEN, "close": SNIPPET_CLOSE, "ellipsis": SNIPPET_ELLIPSIS,
+            "query": fts_query(user_query), "project_id": project_id, "limit": limit,
+        }).mappings()
     return [SearchHit(document_id=r["document_id"], document_title=r["title"],
                       section_id=r["section_id"], anchor=r["anchor"], snippet=r["snippet"],
                       rank=float(r["rank"])) for r in rows]

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from workbench.errors import JobNotFound, WorkbenchError
 from workbench.library import owner
-from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
+from workbench.library.db import WRITE_OPTION, create_db_engine, migrate, prepare
 from workbench.library.jobs_models import Artifact, Job, JobStep
 from workbench.library.models import utcnow
 
@@ -137,16 +137,19 @@ def _artifact(row: Artifact) -> ArtifactInfo:
 class JobStore:
     """Job, step and artifact rows in the library's database file."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, owns_engine: bool = False):
+        """`engine` is normally the Library's (`library.jobs`); only an engine this store
+        made itself (`open`/`connect`) is disposed by `close`."""
         self.engine = engine
+        self._owns_engine = owns_engine
         self._write = engine.execution_options(**{WRITE_OPTION: True})
 
     @classmethod
     def open(cls, db_path: Path) -> "JobStore":
         """Migrate the file to head (creating it if needed) and connect."""
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        migrate(Path(db_path))
-        return cls(create_db_engine(Path(db_path)))
+        target = prepare(db_path)
+        migrate(target)
+        return cls(create_db_engine(target), owns_engine=True)
 
     def _get(self, session: Session, job_id: int) -> Job:
         row = session.get(Job, job_id)

@@ -146,11 +146,18 @@ class Section(Base):
 
 
 FTS_TABLE = "sections_fts"
+PG_SEARCH_COLUMN, PG_SEARCH_INDEX = "search", "ix_sections_search"  # PostgreSQL's FTS (0001)
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic autogenerate filter: the FTS5 table and its shadow tables are migration-owned."""
-    return not (type_ == "table" and name is not None and name.startswith(FTS_TABLE))
+    """Alembic autogenerate filter: the FTS5 table and its shadow tables, and PostgreSQL's
+    generated search column and its index, are migration-owned."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
+        return False
+    if type_ == "index" and name == PG_SEARCH_INDEX:
+        return False
+    table = parent_names.get("table_name") if isinstance(parent_names, dict) else None
+    return not (type_ == "column" and name == PG_SEARCH_COLUMN and table == "sections")
 
 
 def load_model_modules() -> None:

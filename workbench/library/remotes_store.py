@@ -15,7 +15,7 @@ from sqlalchemy import Engine, exc, select
 from sqlalchemy.orm import Session
 
 from workbench.errors import WorkbenchError
-from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
+from workbench.library.db import WRITE_OPTION, create_db_engine, migrate, prepare
 from workbench.library.remotes_models import RemoteModel
 
 
@@ -52,19 +52,23 @@ def _info(row: RemoteModel) -> RemoteModelInfo:
 class RemoteModelStore:
     """Remote model rows in the library's database file."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, owns_engine: bool = False):
+        """`engine` is normally the Library's (`library.remotes`); only an engine this store
+        made itself (`open`/`connect`) is disposed by `close`."""
         self.engine = engine
+        self._owns_engine = owns_engine
         self._write = engine.execution_options(**{WRITE_OPTION: True})
 
     @classmethod
     def open(cls, db_path: Path) -> "RemoteModelStore":
         """Migrate the file to head (creating it if needed) and connect."""
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        migrate(Path(db_path))
-        return cls(create_db_engine(Path(db_path)))
+        target = prepare(db_path)
+        migrate(target)
+        return cls(create_db_engine(target), owns_engine=True)
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def add(self, info: RemoteModelInfo) -> RemoteModelInfo:
         try:

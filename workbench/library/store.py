@@ -1,5 +1,9 @@
 """`Library`: the one object the rest of Longhand uses to read and write projects and documents.
 
+It owns the database engine (the data dir's SQLite file, or the PostgreSQL server named by
+`database_url`) and every store over it (`jobs`, `adapters`, `trust`, `remotes`,
+`comparisons`): one connection pool per process, migrated once by `Library.open`, never per call.
+
 Every public method opens its own session and returns plain dataclasses, so one Library can be
 shared by the Gradio UI and background job threads. Each write is one transaction (BEGIN
 IMMEDIATE, see db.py): a batch import either lands whole or not at all. The checks that decide
@@ -16,14 +20,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator, Sequence
 
-from sqlalchemy import delete, exc, func, select, text
+from sqlalchemy import delete, exc, func, inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from workbench.errors import (DocumentNotFound, ImportRejected, InvalidArchive,
                               InvalidProjectName, LibraryBusy, ProjectExists, ProjectNotFound,
                               UnsupportedDocument)
 from workbench.importers.base import ParsedDocument
-from workbench.library import archive, db, fts, outputs, records
+from workbench.library import archive, db, fts, outputs, records, transfer
+from workbench.library.stores import LibraryStores
 from workbench.library.models import PROJECT_NAME_MAX, Document, Project, Section, Version
 from workbench.library.types import (DocumentInfo, ImportResult, ProjectInfo, SearchHit,
                                      SectionInfo, VersionInfo)
@@ -46,26 +51,46 @@ def check_project_name(name: str) -> str:
     return cleaned
 
 
-class Library:
-    def __init__(self, data_dir: Path):
+class Library(LibraryStores):
+    def __init__(self, data_dir: Path, database_url: str | None = None):
+        """`database_url` (a PostgreSQL URL) puts the rows on a server; the data dir keeps the
+        files either way (adapters, prefix cache, exports)."""
         self.data_dir = Path(data_dir)
         self.db_path = self.data_dir / DB_FILENAME
+        self.database: db.Target = database_url or self.db_path
         self.files = outputs.LibraryFiles(self.data_dir, self.db_path)
-        self._engine = db.create_db_engine(self.db_path)
+        self._engine = db.create_db_engine(self.database)
         self._read = sessionmaker(self._engine, expire_on_commit=False)
         self._write = sessionmaker(
             self._engine.execution_options(**{db.WRITE_OPTION: True}), expire_on_commit=False)
 
     @classmethod
-    def open(cls, data_dir: Path) -> Library:
-        """Create the data dir and database if needed and migrate it to the newest schema."""
+    def open(cls, data_dir: Path, database_url: str | None = None) -> Library:
+        """Create the data dir (and SQLite file) if needed and migrate to the newest schema."""
         data_dir = Path(data_dir).expanduser()
         data_dir.mkdir(parents=True, exist_ok=True)
-        db.migrate(data_dir / DB_FILENAME)
-        return cls(data_dir)
+        db.migrate(database_url or data_dir / DB_FILENAME)
+        return cls(data_dir, database_url)
+
+    @property
+    def engine(self):
+        return self._engine
+
+    @property
+    def on_postgres(self) -> bool:
+        return db.is_postgres(self._engine)
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def schema_revision(self) -> str:
+        """The database's Alembic revision (`python -m workbench migrate` reports it)."""
+        return ", ".join(sorted(db.current_revisions(self._engine))) or "empty"
+
+    def copy_to(self, database_url: str) -> dict[str, int]:
+        """Copy every row of this library into the empty database at `database_url` (one
+        transaction, see transfer.py); returns rows per table."""
+        return transfer.copy_rows(self._engine, database_url)
 
     def __enter__(self) -> Library:
         return self
@@ -159,7 +184,7 @@ class Library:
             for data, filename, role in prepared:
                 try:
                     results.append(self._store(s, project_id, data, filename, role))
-                except exc.IntegrityError as err:
+                except (exc.IntegrityError, exc.DataError) as err:  # DataError: PostgreSQL
                     raise UnsupportedDocument(
                         f"could not be stored, so nothing of this batch was imported "
                         f"({err.orig})", filename) from err
@@ -284,6 +309,8 @@ class Library:
 
     def count_rows(self) -> dict[str, int]:
         """Rows per table (FTS index rows under `sections_fts`), to prove nothing changed."""
+        if self.on_postgres:
+            return self._count_rows_postgres()
         with self.reading() as s:
             names = s.scalars(text(
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND sql NOT LIKE "
@@ -291,6 +318,15 @@ class Library:
                 "'sections_fts_%' AND name != 'alembic_version' ORDER BY name")).all()
             counts = {n: s.scalar(text(f'SELECT count(*) FROM "{n}"')) for n in names}
             counts["sections_fts"] = s.scalar(text("SELECT count(*) FROM sections_fts_docsize"))
+            return counts
+
+    def _count_rows_postgres(self) -> dict[str, int]:
+        with self.reading() as s:
+            names = sorted(n for n in inspect(s.connection()).get_table_names()
+                           if n != "alembic_version")
+            counts = {n: s.scalar(text(f'SELECT count(*) FROM "{n}"')) for n in names}
+            counts["sections_fts"] = s.scalar(text(
+                "SELECT count(*) FROM sections WHERE search IS NOT NULL"))
             return counts
 
     def export_project(self, project: ProjectRef, out_path: Path,
@@ -328,7 +364,7 @@ class Library:
                 row = archive.restore(s, reader.manifest, documents, project_name)
                 return ProjectInfo(id=row.id, name=row.name, created_at=row.created_at,
                                    document_count=len(documents))
-        except (exc.IntegrityError, OverflowError) as err:
+        except (exc.IntegrityError, exc.DataError, OverflowError) as err:
             raise InvalidArchive(
                 f"{zip_path.name}: its contents contradict each other "
                 f"({getattr(err, 'orig', err)}); nothing was imported.") from err

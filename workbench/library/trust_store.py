@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from workbench.errors import WorkbenchError
-from workbench.library.db import WRITE_OPTION, create_db_engine, migrate
+from workbench.library.db import WRITE_OPTION, as_target, create_db_engine, migrate, prepare
 from workbench.library.trust_models import TrustRun
 
 
@@ -54,24 +54,28 @@ def _info(row: TrustRun) -> TrustRunInfo:
 class TrustStore:
     """Trust check rows in the library's database file."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, owns_engine: bool = False):
+        """`engine` is normally the Library's (`library.trust`); only an engine this store
+        made itself (`open`/`connect`) is disposed by `close`."""
         self.engine = engine
+        self._owns_engine = owns_engine
         self._write = engine.execution_options(**{WRITE_OPTION: True})
 
     @classmethod
     def open(cls, db_path: Path) -> "TrustStore":
         """Migrate the file to head (creating it if needed) and connect."""
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
-        migrate(Path(db_path))
-        return cls(create_db_engine(Path(db_path)))
+        target = prepare(db_path)
+        migrate(target)
+        return cls(create_db_engine(target), owns_engine=True)
 
     @classmethod
     def connect(cls, db_path: Path) -> "TrustStore":
         """Connect to a database already at head (e.g. one a Library has opened)."""
-        return cls(create_db_engine(Path(db_path)))
+        return cls(create_db_engine(as_target(db_path)), owns_engine=True)
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._owns_engine:
+            self.engine.dispose()
 
     def save_run(self, project_id: int, *, backend: str, model: str, window: int,
                  request: dict, score: float, cited_score: float, cells: list,

@@ -76,11 +76,9 @@ class SynthesisMixin:
         with lock:
             if "_jobs" not in self.__dict__:
                 from workbench.jobs.manager import JobManager
-                from workbench.library.db import create_db_engine
-                from workbench.library.jobs_store import JobStore
 
-                store = JobStore(create_db_engine(self.library.db_path))
-                self.__dict__["_jobs"] = JobManager(self.library, store, self.model_backend)
+                self.__dict__["_jobs"] = JobManager(self.library, self.library.jobs,
+                                                    self.model_backend)
             return self.__dict__["_jobs"]
 
     def synthesis_request(self, project: str, task: str = "free", prompt: str = "",

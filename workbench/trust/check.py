@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from workbench.library.trust_store import TrustRunInfo, TrustStore
+from workbench.library.trust_store import TrustRunInfo
 from workbench.trust.runner import TrustProgress, TrustRequest, TrustResult, run_trust
 
 
@@ -19,7 +19,7 @@ def stored_cells(result: TrustResult) -> list[dict]:
 def record(library, result: TrustResult, job_id: int | None = None) -> TrustRunInfo:
     """Save a finished check under its project, backend and model."""
     project_id = library.get_project(result.request.project).id
-    store = TrustStore.connect(library.db_path)
+    store = library.trust
     try:
         return store.save_run(
             project_id, backend=result.backend, model=result.model, window=result.window,

@@ -83,7 +83,6 @@ def latest_trust(project, backend_name: str, model: str, *, library) -> TrustSum
 
     `library` is the open Library (or its data dir) whose database holds the results."""
     from workbench.library import Library
-    from workbench.library.trust_store import TrustStore
 
     if isinstance(library, (str, Path)):
         with Library.open(Path(library)) as lib:
@@ -92,7 +91,7 @@ def latest_trust(project, backend_name: str, model: str, *, library) -> TrustSum
         project_id = library.get_project(project).id
     except ProjectNotFound:
         return None
-    store = TrustStore.connect(library.db_path)
+    store = library.trust
     try:
         run = store.latest(project_id, backend_name, model)
     finally:

@@ -277,8 +277,8 @@ def build(ctx: AppContext) -> None:
 
 def _resume_orphans(ctx: AppContext) -> None:
     """Jobs left unfinished by a crash or restart continue when the app starts again."""
-    if not ctx.settings.db_path.exists():  # a fresh data dir has no jobs to resume
-        return
+    if ctx.settings.database_url is None and not ctx.settings.db_path.exists():
+        return  # a fresh data dir has no jobs to resume
     try:
         store_jobs = ctx.workbench.jobs
         if any(store_jobs.is_orphan(j) for j in store_jobs.store.jobs(

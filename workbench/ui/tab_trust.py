@@ -64,24 +64,16 @@ def build(ctx: AppContext) -> None:
     def manager():
         with lock:
             if state["manager"] is None:
-                from workbench.library.jobs_store import JobStore
                 from workbench.trust.jobs import TrustJobManager
 
-                store = JobStore.open(wb.library.db_path)
-                state["manager"] = TrustJobManager(wb.library, store,
+                state["manager"] = TrustJobManager(wb.library, wb.library.jobs,
                                                    lambda model: ctx.backend())
             return state["manager"]
 
     def latest_run(project: str | None):
         if not project:
             return None
-        from workbench.library.trust_store import TrustStore
-
-        store = TrustStore.connect(wb.library.db_path)
-        try:
-            runs = store.runs(wb.library.get_project(project).id, limit=1)
-        finally:
-            store.close()
+        runs = wb.library.trust.runs(wb.library.get_project(project).id, limit=1)
         return runs[0] if runs else None
 
     with gr.Tab("Trust", id="trust"):

@@ -1,5 +1,6 @@
-"""Fixtures for library tests: an opened Library on a real SQLite file and hand-built documents
-(the library must not depend on the importers to be tested)."""
+"""Fixtures for library tests: an opened Library on a real SQLite file and on a real PostgreSQL
+server (`library` runs each test on both) and hand-built documents (the library must not
+depend on the importers to be tested)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -34,8 +35,8 @@ def transcript(title: str, cues: list[tuple[float, float, str, str]]) -> ParsedD
 
 
 @pytest.fixture
-def library(data_dir: Path):
-    lib = Library.open(data_dir)
+def library(data_dir: Path, database_url: str | None):
+    lib = Library.open(data_dir, database_url)
     yield lib
     lib.close()
 

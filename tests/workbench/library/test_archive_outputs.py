@@ -15,6 +15,12 @@ from workbench.library.outputs import atomic_output
 
 
 @pytest.fixture
+def database_url() -> None:
+    """These tests guard the data dir's files, the SQLite database file among them."""
+    return None
+
+
+@pytest.fixture
 def film(library: Library, kitchen) -> Library:
     library.create_project("Film")
     library.add_document("Film", kitchen, b"INT. KITCHEN - NIGHT\n", "kitchen.fountain")

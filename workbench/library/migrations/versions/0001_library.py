@@ -7,6 +7,12 @@ Create Date: 2025-11-30
 The FTS5 table uses `sections` as external content (rowid = sections.id), so section text is
 stored once; triggers keep the index in step inside the writing transaction, including rows
 removed by ON DELETE CASCADE. Kinds and roles are frozen here: a later change needs a migration.
+
+On PostgreSQL the same revision builds the server's equivalents: a case-insensitive ICU
+collation named "NOCASE" (so project names compare as on SQLite), and instead of FTS5 a
+generated `sections.search` tsvector (text + heading) with a GIN index, in a `longhand` text
+search configuration that folds case and diacritics like FTS5's `unicode61 remove_diacritics`
+(the trusted `unaccent` extension, part of PostgreSQL's contrib). fts.py queries either.
 """
 from __future__ import annotations
 
@@ -39,11 +45,33 @@ FTS_SQL = (
 )
 
 
+PG_BEFORE = (
+    "CREATE COLLATION IF NOT EXISTS \"NOCASE\" "
+    "(provider = icu, locale = 'und-u-ks-level2', deterministic = false)",
+)
+PG_FTS_SQL = (
+    "CREATE EXTENSION IF NOT EXISTS unaccent",
+    "CREATE TEXT SEARCH CONFIGURATION longhand (COPY = pg_catalog.simple)",
+    "ALTER TEXT SEARCH CONFIGURATION longhand ALTER MAPPING FOR "
+    "word, hword, hword_part, numword, numhword, hword_numpart WITH unaccent, simple",
+    "ALTER TABLE sections ADD COLUMN search tsvector GENERATED ALWAYS AS ("
+    "to_tsvector('longhand'::regconfig, text) || "
+    "to_tsvector('longhand'::regconfig, coalesce(heading, ''))) STORED",
+    "CREATE INDEX ix_sections_search ON sections USING gin (search)",
+)
+
+
+def _postgres() -> bool:
+    return op.get_bind().dialect.name == "postgresql"
+
+
 def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({', '.join(repr(v) for v in values)})"
 
 
 def upgrade() -> None:
+    for statement in PG_BEFORE if _postgres() else ():
+        op.execute(statement)
     op.create_table(
         "projects",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -120,11 +148,17 @@ def upgrade() -> None:
                             name=op.f("uq_sections_version_id_ordinal")),
     )
     op.create_index(op.f("ix_sections_version_id"), "sections", ["version_id"])
-    for statement in FTS_SQL:
+    for statement in PG_FTS_SQL if _postgres() else FTS_SQL:
         op.execute(statement)
 
 
 def downgrade() -> None:
+    if _postgres():
+        for table in ("sections", "versions", "documents", "projects"):
+            op.drop_table(table)
+        op.execute("DROP TEXT SEARCH CONFIGURATION IF EXISTS longhand")
+        op.execute('DROP COLLATION IF EXISTS "NOCASE"')
+        return
     for trigger in ("sections_fts_au", "sections_fts_ad", "sections_fts_ai"):
         op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     op.execute("DROP TABLE IF EXISTS sections_fts")
