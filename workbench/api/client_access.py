@@ -10,7 +10,9 @@ A client key's limits: its model list (403 for any other model, checked wherever
 one), its budget (429 insufficient_quota once its usage has cost that much, without a
 Retry-After: waiting will not help), then rpm, tpm and max_parallel (rate_limits.py: 429 with
 Retry-After). Generation requests (/v1/chat/completions, /v1/responses, /v1/messages) get a
-`Ticket`: its meter is filled by service.py and ends as one usage row (usage_log.py).
+`Ticket`: its meter is filled by service.py and ends as one usage row (usage_log.py); one
+refused by a limit is a row too (its status, no tokens), so rows equal requests and the admin
+sees who hits the limits. A request refused as unauthenticated has no row: it is nobody's.
 Does not know SQL (workbench/client_keys.py, library/usage_store.py) or the wire formats.
 """
 from __future__ import annotations
@@ -88,33 +90,41 @@ class ClientAccess:
 
     async def admit(self, request: Request, caller: Caller, path: str,
                     started: float) -> Ticket | None:
+        """A ticket for a generation request, None for others; a refusal here is an ApiError
+        and, on a generation route, still a usage row (with its status, no tokens)."""
         body = getattr(request, "_json", None)
         model = body.get("model") if isinstance(body, dict) else None
+        model = model if isinstance(model, str) else ""
         key = caller.key
-        if key is not None and key.models is not None and isinstance(model, str):
-            self._check_model(key, model)
         if path not in METERED:
+            if key is not None and key.models is not None and model:
+                self._check_model(key, model)
             return None
-        lease = None
-        if key is not None:
-            if key.budget_usd is not None:
-                spent = await run_in_threadpool(self.usage.store.spent, key.id)
-                if spent >= key.budget_usd:
-                    raise ApiError(429, "quota", f"API key {key.name!r} has used its budget "
-                                   f"of ${key.budget_usd:g} (spent ${spent:.4f}); ask the "
-                                   "admin to raise it (keys set-limits --budget)")
-            try:  # counted with or without limits, so a limit set later sees the last minute
-                lease = self.limiter.acquire(key.id, Limits(key.rpm, key.tpm,
-                                                            key.max_parallel),
-                                             self._avg_seconds())
-            except RateLimited as exc:
-                raise ApiError(429, "rate_limited", f"rate limit for API key {key.name!r}: "
-                               f"{exc.message}; retry in {exc.retry_after} s",
-                               headers={"Retry-After": str(exc.retry_after)}) from exc
-        meter = Meter(path, key.id if key else None, started=started,
-                      model=model if isinstance(model, str) else "")
+        meter = Meter(path, key.id if key else None, started=started, model=model)
+        try:
+            lease = None if key is None else await self._limit(key, model)
+        except ApiError as err:
+            self.usage.record(meter.entry(err.status))
+            raise
         request.state.usage_meter = meter
         return Ticket(meter, self.usage, lease)
+
+    async def _limit(self, key: KeyInfo, model: str):
+        if key.models is not None and model:
+            self._check_model(key, model)
+        if key.budget_usd is not None:
+            spent = await run_in_threadpool(self.usage.store.spent, key.id)
+            if spent >= key.budget_usd:
+                raise ApiError(429, "quota", f"API key {key.name!r} has used its budget of "
+                               f"${key.budget_usd:g} (spent ${spent:.4f}); ask the admin to "
+                               "raise it (keys set-limits --budget)")
+        try:  # counted with or without limits, so a limit set later sees the last minute
+            return self.limiter.acquire(key.id, Limits(key.rpm, key.tpm, key.max_parallel),
+                                        self._avg_seconds())
+        except RateLimited as exc:
+            raise ApiError(429, "rate_limited", f"rate limit for API key {key.name!r}: "
+                           f"{exc.message}; retry in {exc.retry_after} s",
+                           headers={"Retry-After": str(exc.retry_after)}) from exc
 
     def _check_model(self, key: KeyInfo, model: str) -> None:
         allowed = {m.lower() for m in key.models or ()}
