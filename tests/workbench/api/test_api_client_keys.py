@@ -229,7 +229,9 @@ def test_usage_rows_are_kept_per_request_and_summed_by_the_cli(served, capsys):
 
 
 def test_store_prompts_keeps_the_prompt_text(tmp_path):
-    with serve(tmp_path / "data", store_prompts=True) as live:
+    flag = entry.parse_settings(["--store-prompts"], env={}).store_prompts
+    assert flag is True and entry.parse_settings([], env={}).store_prompts is False
+    with serve(tmp_path / "data", store_prompts=flag) as live:
         chat(live, None)
         assert live.api.usage.flush()
     with sqlite3.connect(tmp_path / "data" / "workbench.db") as db:
