@@ -192,23 +192,25 @@ def test_usage_rows_are_kept_per_request_and_summed_by_the_cli(served, capsys):
         model=MODEL, messages=USER, max_tokens=4, stream=True,
         stream_options={"include_usage": True}))
     said = message(live, one)
+    replied = oai(live, two).responses.create(model=MODEL, input="alpha beta",
+                                              max_output_tokens=4)
     with pytest.raises(openai.AuthenticationError):
         chat(live, None)  # no key: refused, and no row (it is nobody's usage)
     assert live.api.usage.flush()
 
     rows = {r["key"]: r for r in ok_json(cli(data, "usage", "--by", "key", "--json"))["rows"]}
     assert set(rows) == {"one", "two"}
-    assert rows["one"]["requests"] == 3 and rows["two"]["requests"] == 2
+    assert rows["one"]["requests"] == 3 and rows["two"]["requests"] == 3
     assert rows["one"]["prompt_tokens"] == sum(a.usage.prompt_tokens for a in answers[:2]) \
         + said.usage.input_tokens
     assert rows["two"]["completion_tokens"] == answers[2].usage.completion_tokens \
-        + streamed[-1].usage.completion_tokens
+        + streamed[-1].usage.completion_tokens + replied.usage.output_tokens
     assert all(r["cost"] > 0 and r["errors"] == 0 for r in rows.values())
     by_model = json.loads(run(capsys, data, "usage", "--by", "model", "--json")[1])["rows"]
-    assert [(r["model"], r["requests"]) for r in by_model] == [(MODEL, 5)]
+    assert [(r["model"], r["requests"]) for r in by_model] == [(MODEL, 6)]
     by_day = json.loads(run(capsys, data, "usage", "--by", "day", "--since", "2000-01-01",
                             "--json")[1])
-    assert sum(r["requests"] for r in by_day["rows"]) == 5
+    assert sum(r["requests"] for r in by_day["rows"]) == 6
     assert json.loads(run(capsys, data, "usage", "--since", "2999-01-01", "--json")[1]) \
         == {"rows": []}
 
@@ -216,14 +218,15 @@ def test_usage_rows_are_kept_per_request_and_summed_by_the_cli(served, capsys):
     assert table.returncode == 0, table.stderr
     lines = table.stdout.strip().splitlines()
     assert lines[0].startswith("key,requests,errors,prompt_tokens,completion_tokens")
-    assert lines[1].startswith("one,3,0,") and lines[2].startswith("two,2,0,")
+    assert lines[1].startswith("one,3,0,") and lines[2].startswith("two,3,0,")
     code, _, err = run(capsys, data, "usage", "--since", "yesterday")
     assert code == 2 and "YYYY-MM-DD" in err
 
     with sqlite3.connect(data / "workbench.db") as db:
         kept = db.execute("SELECT endpoint, status, ttft_ms, latency_ms, prompt "
                           "FROM api_usage").fetchall()
-    assert len(kept) == 5 and {k[0] for k in kept} == {"/v1/chat/completions", "/v1/messages"}
+    assert len(kept) == 6 and {k[0] for k in kept} == {"/v1/chat/completions", "/v1/messages",
+                                                       "/v1/responses"}
     assert all(k[1] == 200 and k[2] is not None and k[3] >= k[2] for k in kept)
     assert all(k[4] is None for k in kept)  # no prompt text unless --store-prompts
 
