@@ -80,8 +80,9 @@ class UsageStore:
         YYYY-MM-DD (inclusive); ordered by the group values."""
         groups = [by] + ([also] if also else [])
         assert all(g in GROUPS for g in groups), groups
-        columns = {"key": func.coalesce(ClientKey.name, ADMIN), "model": UsageRecord.model,
-                   "day": UsageRecord.day}
+        # Plain columns, not coalesce(name, 'admin'): PostgreSQL does not match a bound
+        # parameter in GROUP BY to the same expression in SELECT.
+        columns = {"key": ClientKey.name, "model": UsageRecord.model, "day": UsageRecord.day}
         keyed = [columns[g].label(g) for g in groups]
         q = (select(*keyed,
                     func.count(UsageRecord.id).label("requests"),
@@ -96,13 +97,16 @@ class UsageStore:
              .outerjoin(ClientKey, ClientKey.id == UsageRecord.key_id))
         if since:
             q = q.where(UsageRecord.day >= since)
-        q = q.group_by(*(columns[g] for g in groups)).order_by(*(columns[g] for g in groups))
+        q = q.group_by(*(columns[g] for g in groups))
         with Session(self.engine) as s:
-            return [_row(r._mapping) for r in s.execute(q)]
+            rows = [_row(r._mapping) for r in s.execute(q)]
+        return sorted(rows, key=lambda r: tuple(r[g] for g in groups))  # same on both dialects
 
 
 def _row(m) -> dict:
     out = dict(m)
+    if "key" in out and out["key"] is None:
+        out["key"] = ADMIN
     for name in ("requests", "errors", "prompt_tokens", "completion_tokens", "cached_tokens"):
         out[name] = int(out[name] or 0)
     out["cost"] = round(float(out["cost"] or 0.0), 8)
