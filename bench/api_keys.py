@@ -14,6 +14,9 @@ database (PostgreSQL).
 Part 2, 40 concurrent clients, each with its own key (rpm 5) sending 8 requests at once: every
 request must be answered (200) or refused with 429 (a key's rpm, or the queue when full), and
 the usage rows must equal the requests: one per request, as many 200 rows as answers.
+Part 3, the stores alone (`store` case): the per-request key lookup and "any active key" query,
+and a batch of 40 usage rows, on the SQLite library and -- with `--store-url URL`, a scratch
+PostgreSQL database whose two tables this creates if missing -- on PostgreSQL.
 Prints one JSON line per case (DESIGN.md section 4 fields; unmeasured ones null).
 Does not know how the API works inside; it drives it over HTTP and reads the usage rows.
 """
@@ -176,16 +179,68 @@ def concurrent(data: Path, clients: int, per_client: int, rpm: int) -> None:
          other_status=len(statuses) - answered - refused)
 
 
+def store_case(label: str, engine) -> None:
+    from datetime import datetime, timezone
+
+    from workbench.client_keys import ClientKeys
+    from workbench.library.keys_store import KeyStore
+    from workbench.library.usage_store import UsageEntry, UsageStore
+
+    keys = ClientKeys.__new__(ClientKeys)  # over the given engine, not a data dir's file
+    keys.store, usage = KeyStore(engine), UsageStore(engine)
+    _, key = keys.create(f"bench-{time.time_ns()}")
+    timed = {"lookup": [], "any_active": [], "batch40": []}
+    for i in range(520):
+        for name, call in (("lookup", lambda: keys.lookup(key)),
+                           ("any_active", keys.any_active)):
+            start = time.perf_counter()
+            call()
+            if i >= 20:
+                timed[name].append(time.perf_counter() - start)
+    rows = [UsageEntry(datetime.now(timezone.utc), None, MODEL, "/v1/chat/completions", 200,
+                       5, 2) for _ in range(40)]
+    for _ in range(20):
+        start = time.perf_counter()
+        usage.add_many(rows)
+        timed["batch40"].append(time.perf_counter() - start)
+    line("store", database=label,
+         lookup_p50_ms=round(pct(timed["lookup"], 50) * 1e3, 3),
+         lookup_p95_ms=round(pct(timed["lookup"], 95) * 1e3, 3),
+         any_active_p50_ms=round(pct(timed["any_active"], 50) * 1e3, 3),
+         usage_batch_40_ms=round(statistics.median(timed["batch40"]) * 1e3, 2),
+         load_average=round(os.getloadavg()[0], 1))
+
+
+def stores(data: Path, url: str | None) -> None:
+    from sqlalchemy import create_engine
+
+    from workbench.library.db import create_db_engine, migrate
+    from workbench.library.keys_models import ClientKey, UsageRecord
+    from workbench.library.models import Base
+
+    data.mkdir(parents=True)
+    migrate(data / "workbench.db")
+    store_case("sqlite", create_db_engine(data / "workbench.db"))
+    if url:
+        engine = create_engine(url)
+        Base.metadata.create_all(engine, tables=[ClientKey.__table__, UsageRecord.__table__])
+        store_case(url.split(":", 1)[0], engine)
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--requests", type=int, default=300, help="per server, part 1")
     p.add_argument("--clients", type=int, default=40)
     p.add_argument("--per-client", type=int, default=8)
     p.add_argument("--rpm", type=int, default=5)
+    p.add_argument("--store-url", default=None,
+                   help="a scratch PostgreSQL database for the store case, e.g. "
+                        "postgresql+psycopg://user@/db?host=/tmp")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         overhead(Path(tmp) / "overhead", args.requests)
         concurrent(Path(tmp) / "concurrent", args.clients, args.per_client, args.rpm)
+        stores(Path(tmp) / "stores", args.store_url)
     return 0
 
 
