@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import anthropic
@@ -182,6 +183,14 @@ def test_a_key_may_use_only_its_models_and_its_budget(served, capsys):
         chat(live, thrifty)
     assert spent.value.body["code"] == "insufficient_quota"
     assert "retry-after" not in spent.value.response.headers  # waiting will not help
+
+    brief = new_key(data, "brief", "--expires", "2999-01-01", capsys=capsys)
+    assert chat(live, brief).choices
+    past = datetime.now(timezone.utc) - timedelta(minutes=1)  # the CLI refuses a past date
+    live.app.state.ctx.workbench.client_keys.store.set_limits("brief", {"expires_at": past})
+    with pytest.raises(anthropic.AuthenticationError) as expired:
+        message(live, brief)
+    assert "expired" in expired.value.body["error"]["message"]
 
 
 def test_usage_rows_are_kept_per_request_and_summed_by_the_cli(served, capsys):
