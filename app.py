@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--alias", action="append", metavar="ALIAS=MODEL",
                    help="API model alias, repeatable, e.g. claude-sonnet=my-model (any other "
                         "claude* name means the served model); LONGHAND_ALIAS=a=x,b=y")
+    p.add_argument("--store-prompts", action="store_true", default=None,
+                   help="keep prompt text in the API's usage rows (default: tokens, times "
+                        "and cost only)")
     add_placement_flags(p)
     cache = p.add_argument_group("prefix cache (local models: a second question over the "
                                  "same documents skips reading them again)")
@@ -78,7 +81,7 @@ def build_app(settings: Settings):
 
     ctx = AppContext.from_settings(settings)
     app = FastAPI(title="Longhand", docs_url=None, redoc_url=None, openapi_url=None)
-    workbench.api.mount(app, ctx)
+    api = workbench.api.mount(app, ctx)
     gate: dict = {}
     if not settings.api_only:
         from workbench.ui.app import LOGIN_PAGE_PATHS, LOGIN_PAGE_PREFIXES, mount_ui
@@ -90,7 +93,7 @@ def build_app(settings: Settings):
         from workbench.api.auth import KeyGate
 
         app.add_middleware(KeyGate, api_key=settings.api_key, **gate)
-    app.state.ctx = ctx
+    app.state.ctx, app.state.api = ctx, api
     return app
 
 

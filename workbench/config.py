@@ -60,6 +60,9 @@ class Settings:
     # LONGHAND_DATABASE_URL=postgresql+psycopg://USER:PASSWORD@HOST/DB puts the library's rows
     # on a PostgreSQL server; None keeps them in the data dir's SQLite file (workbench.db).
     database_url: str | None = None
+    # Keep the prompt text in the API's usage rows (workbench/api/usage_log.py); off: tokens,
+    # times and cost only.
+    store_prompts: bool = False
 
     def __post_init__(self) -> None:
         # Callers (tests, notebooks) may pass plain strings for paths: store Paths, always.
@@ -172,7 +175,7 @@ def _coerce(name: str, value: object) -> object:
         return Path(str(value)).expanduser()
     if name in {"port", "max_upload_bytes", "max_archive_bytes", "api_queue_size"}:
         return int(value)  # type: ignore[arg-type]
-    if name in {"api_only", "prefix_cache"}:
+    if name in {"api_only", "prefix_cache", "store_prompts"}:
         return value if isinstance(value, bool) else str(value).lower() in {"1", "true", "yes"}
     if name == "prefix_cache_gb":
         return _gigabytes(value)

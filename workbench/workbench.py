@@ -53,6 +53,7 @@ class Workbench(SynthesisMixin, CompareMixin):
             cache_dir=Path(cache_dir).expanduser() if cache_dir is not None else None)
         self._library = None
         self._remotes = None
+        self._client_keys = None
         self._tokens = None
         self._library_lock = threading.Lock()
         self._tokens_lock = threading.Lock()  # held through a first-use conversion (~25 s)
@@ -79,6 +80,22 @@ class Workbench(SynthesisMixin, CompareMixin):
 
                 self._remotes = RemoteModels(self.settings, library.remotes)
             return self._remotes
+
+    @property
+    def client_keys(self):
+        """The library's API client keys (workbench/client_keys.py), opened on first use."""
+        library = self.library  # takes the same lock: outside it
+        with self._library_lock:
+            if self._client_keys is None:
+                from workbench.client_keys import ClientKeys
+
+                self._client_keys = ClientKeys(library.keys)
+            return self._client_keys
+
+    @property
+    def usage(self):
+        """The HTTP API's usage rows (workbench/library/usage_store.py), opened on first use."""
+        return self.library.usage
 
     def token_counter(self):
         """The embedded default model's tokenizer (converted from its GGUF once, then cached)."""

@@ -9,7 +9,8 @@ Layers (STYLE.md convention 6): wire.py, tool_wire.py and responses_wire.py (pyd
 service.py + engine_stream.py + queue.py (the adapter to the engine's stream),
 openai_routes.py / responses_routes.py / anthropic_routes.py (thin routes; responses_store.py
 keeps Responses-API answers), catalog.py + aliases.py (model names), routing.py + errors.py
-(the one error handler), auth.py (keys), sse.py (framing).
+(the one error handler), auth.py (the admin key), client_access.py + rate_limits.py +
+usage_log.py (client keys, their limits, one usage row per request), sse.py (framing).
 Does not import torch: the backend comes from `backend_provider()` on first use.
 """
 from __future__ import annotations
@@ -24,26 +25,37 @@ from workbench.config import Settings
 from . import anthropic_routes, openai_routes, responses_routes
 from .auth import ensure_safe_bind
 from .catalog import BackendProvider, Catalog
+from .client_access import ClientAccess
 from .engine_stream import GenerationRunner
 from .errors import unknown_model
 from .routing import MAX_BODY_BYTES, add_unknown_route, api_router
 from .service import ApiState
+from .usage_log import UsageLog
 from .wire import ModelCard, ModelList
 
 __all__ = ["mount", "create_api_app", "ApiState"]
 
 
 def build_router(settings: Settings, backend_provider: BackendProvider, *, workers: int = 1,
-                 max_body_bytes: int = MAX_BODY_BYTES,
-                 adapter_store=None, remotes=None) -> tuple[APIRouter, ApiState]:
+                 max_body_bytes: int = MAX_BODY_BYTES, adapter_store=None, remotes=None,
+                 client_keys=None, usage_store=None) -> tuple[APIRouter, ApiState]:
     """All API routes over one backend; refuses an off-loopback bind without a key.
 
     `adapter_store` (library.adapters_store.AdapterStore): its finished adapters are served
-    as `base+adapter`; `remotes` (workbench.remote_models.RemoteModels): its models by name."""
+    as `base+adapter`; `remotes` (workbench.remote_models.RemoteModels): its models by name;
+    `client_keys` (workbench.client_keys.ClientKeys) and `usage_store`
+    (library.usage_store.UsageStore): client keys gate the API and every generation request
+    leaves a usage row."""
     ensure_safe_bind(settings)
     state = ApiState(settings, Catalog(settings, backend_provider, adapter_store, remotes),
                      GenerationRunner(settings.api_queue_size, workers))
-    router = api_router(settings, max_body_bytes)
+    access = None
+    if client_keys is not None and usage_store is not None:
+        state.usage = UsageLog(usage_store)
+        access = ClientAccess(settings, client_keys, state.usage,
+                              aliases=state.catalog.aliases.target,
+                              avg_seconds=lambda: state.runner.queue.avg_seconds)
+    router = api_router(settings, max_body_bytes, access)
     _add_common_routes(router, state)
     openai_routes.add_routes(router, state)
     anthropic_routes.add_routes(router, state)
@@ -60,8 +72,10 @@ def mount(app: FastAPI, ctx) -> ApiState:
     workbench = getattr(ctx, "workbench", None)
     store = open_store(workbench.library) if workbench is not None else None
     remotes = workbench.remotes if workbench is not None else None
+    keys = workbench.client_keys if workbench is not None else None
+    usage = workbench.usage if workbench is not None else None
     router, state = build_router(ctx.settings, ctx.backend, adapter_store=store,
-                                 remotes=remotes)
+                                 remotes=remotes, client_keys=keys, usage_store=usage)
     before = len(app.router.routes)
     app.include_router(router)
     ours = app.router.routes[before:]

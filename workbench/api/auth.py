@@ -22,6 +22,7 @@ from workbench.errors import WorkbenchError
 from .errors import ApiError, error_response
 
 OPEN_PATHS = frozenset({"/healthz"})  # health checks answer without a key
+CLIENT_PREFIX = "lh_"  # client keys (workbench/client_keys.py) open the API's paths only
 API_PREFIX = "/v1/"
 
 
@@ -79,7 +80,8 @@ class KeyGate:
 
     Routes are refused unless they are open (`/healthz`, the login page's `open_paths` and
     `open_prefixes`), or the request carries the key, or -- outside the API -- a live UI
-    session (`session_ok`). A gate in front of everything, rather than a check per route,
+    session (`session_ok`), or -- on the API -- a client key, which the API's routes check
+    themselves (a client key never opens the UI's routes). A gate in front of everything, rather than a check per route,
     also covers the routes a mounted app (Gradio) adds or leaves open itself. A UI session is
     not an API key: the API answers only the key, so a browser cookie cannot drive it.
     Pure ASGI rather than BaseHTTPMiddleware, so event streams pass through unbuffered.
@@ -108,6 +110,8 @@ class KeyGate:
         request = HTTPConnection(scope)
         if key_refusal(self.api_key, request) is None:
             return True
+        if _is_api_path(path) and (presented_key(request) or "").startswith(CLIENT_PREFIX):
+            return True  # a client key: the API's own check (client_access.py) decides
         return (not _is_api_path(path) and self.session_ok is not None
                 and self.session_ok(request))
 

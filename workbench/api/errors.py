@@ -7,8 +7,9 @@ Does not know routes or generation; `protocol_of` decides the shape from the req
 (the `/v1/messages` paths and any request carrying `anthropic-version` speak Anthropic).
 Status codes: 400 malformed or a prompt over the window (the vendors' own shape: OpenAI's
 `context_length_exceeded`, Anthropic's "prompt is too long", with the budget in the message;
-nothing is ever truncated), 401 auth, 404 unknown model or route, 413 body too large,
-429 busy, 500 engine failure.
+nothing is ever truncated), 401 auth, 403 a model a client key may not use, 404 unknown
+model or route, 413 body too large, 429 busy or over a key's limit or budget, 500 engine
+failure.
 """
 from __future__ import annotations
 
@@ -39,6 +40,9 @@ _KINDS: dict[str, tuple[str, str | None, str]] = {
     "no_response": ("invalid_request_error", "previous_response_not_found", "not_found_error"),
     "no_route": ("invalid_request_error", "unknown_url", "not_found_error"),
     "busy": ("rate_limit_error", "rate_limit_exceeded", "rate_limit_error"),
+    "rate_limited": ("rate_limit_error", "rate_limit_exceeded", "rate_limit_error"),
+    "quota": ("insufficient_quota", "insufficient_quota", "rate_limit_error"),
+    "forbidden": ("permission_error", "model_not_allowed", "permission_error"),
     "engine": ("server_error", None, "api_error"),
 }
 

@@ -44,6 +44,11 @@ class AdmissionQueue:
         ahead = max(1, self.admitted)
         return max(1, min(120, math.ceil(self._avg_seconds * ahead / self.workers)))
 
+    @property
+    def avg_seconds(self) -> float:
+        """The recent average time of one generation."""
+        return self._avg_seconds
+
     def _semaphore(self) -> asyncio.Semaphore:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.workers)

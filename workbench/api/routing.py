@@ -2,7 +2,8 @@
 
 Owns `api_router(settings)`: an APIRouter whose route class reads the body under a size limit
 (413), decodes a JSON body (body.py: 400 for bad UTF-8, syntax, depth or a lone surrogate),
-checks the key (401; `/healthz` stays open for health checks), and turns anything
+checks the key (401; `/healthz` stays open for health checks; client keys and their limits
+through client_access.py, which also meters generation requests), and turns anything
 raised -- validation, engine, unexpected -- into the caller's protocol's JSON error. It is a
 route class, not an app-wide exception handler, so that mounting the API beside Gradio changes
 nothing for Gradio's own routes (FastAPI's documented "custom APIRoute" pattern).
@@ -13,6 +14,7 @@ Does not know what the routes do.
 """
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 from fastapi import APIRouter
@@ -25,26 +27,43 @@ from workbench.config import Settings
 from .auth import OPEN_PATHS, check_key
 from .body import decode_json_body
 from .errors import ApiError, error_response
+from .sse import EventStreamResponse
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-def api_router(settings: Settings, max_body_bytes: int = MAX_BODY_BYTES) -> APIRouter:
+def api_router(settings: Settings, max_body_bytes: int = MAX_BODY_BYTES,
+               access=None) -> APIRouter:
+    """`access` (client_access.ClientAccess): client keys, their limits and usage rows;
+    None checks only the admin key."""
     class ApiRoute(APIRoute):
         def get_route_handler(self) -> Callable:
             handler = super().get_route_handler()
             path = self.path
 
             async def guarded(request: Request) -> Response:
+                started, ticket = time.perf_counter(), None
                 try:
+                    caller = None
                     if path not in OPEN_PATHS:
-                        check_key(settings.api_key, request)
+                        if access is None:
+                            check_key(settings.api_key, request)
+                        else:
+                            caller = await access.identify(request)
                     await _read_body(request, max_body_bytes)
-                    return await handler(request)
+                    if caller is not None:
+                        ticket = await access.admit(request, caller, path, started)
+                    response = await handler(request)
                 except ClientDisconnect:
-                    return Response(status_code=499)  # nobody is listening any more
+                    response = Response(status_code=499)  # nobody is listening any more
                 except Exception as exc:
-                    return error_response(exc, request)
+                    response = error_response(exc, request)
+                if ticket is not None:
+                    if isinstance(response, EventStreamResponse):  # ends with the stream
+                        response.add_on_close(lambda: ticket.finish(response.status_code))
+                    else:
+                        ticket.finish(response.status_code)
+                return response
 
             return guarded
 

@@ -7,7 +7,8 @@ included) with the tokenizer that will run it, refuse a prompt that does not fit
 400 with the budget, never truncate) and cap a `max_tokens` larger than the room left to that
 room, as the vendors' clients expect (Claude Code asks for 32,000 on an 8,192 window),
 take a place in the queue (429 when full), wait for the engine's first event while watching
-for a client that hangs up, and drain a whole answer for non-streaming callers.
+for a client that hangs up, and drain a whole answer for non-streaming callers; the request's
+usage meter (usage_log.py), when there is one, gets the model, the Usage and the first token.
 An engine failure before any text is a 500; after text has been streamed it is the stream's
 last event, framed by the route.
 Does not know either wire format.
@@ -29,6 +30,7 @@ from .catalog import Catalog
 from .engine_stream import Generation, GenerationRunner, unless_disconnected
 from .errors import ApiError, bad_request
 from .responses_store import ResponseStore
+from .usage_log import Meter, UsageLog
 
 DEFAULT_MAX_OUTPUT = 512  # when an OpenAI client names no max_tokens
 
@@ -39,6 +41,7 @@ class ApiState:
     catalog: Catalog
     runner: GenerationRunner
     responses: ResponseStore = field(default_factory=ResponseStore)  # /v1/responses, in memory
+    usage: UsageLog | None = None  # usage rows, when the API serves a library's client keys
 
 
 @dataclass
@@ -88,14 +91,21 @@ class Opened:
 
     generation: Generation
     head: list[Event] = field(default_factory=list)
+    meter: Meter | None = None  # the request's usage row, when the API keeps usage
 
     async def events(self) -> AsyncIterator[Event]:
         for event in self.head:
+            self._note(event)
             yield event
         if self.head and isinstance(self.head[-1], Done):
             return
         async for event in self.generation:
+            self._note(event)
             yield event
+
+    def _note(self, event: Event) -> None:
+        if self.meter is not None and isinstance(event, Usage):
+            self.meter.usage = event
 
 
 async def open_generation(state: ApiState, request: Request, prepared: Prepared,
@@ -105,14 +115,24 @@ async def open_generation(state: ApiState, request: Request, prepared: Prepared,
     Raises before any response is sent when the engine fails at once, so the client gets a
     proper error status; a client that disconnects meanwhile frees its place.
     """
+    meter = getattr(request.state, "usage_meter", None)
+    if meter is not None:
+        meter.model = prepared.model
+        meter.usage = Usage(prepared.prompt_tokens, 0)
+        if state.settings.store_prompts:
+            meter.set_prompt(prepared.messages)
     generation = state.runner.admit(prepared.backend, prepared.messages, params)
-    opened = Opened(generation)
+    opened = Opened(generation, meter=meter)
 
     async def first_events() -> None:
         await generation.start()
         async for event in generation:
             opened.head.append(event)
-            if isinstance(event, (TextDelta, ThinkingDelta, ToolCallDelta, Done)):
+            if isinstance(event, (TextDelta, ThinkingDelta, ToolCallDelta)):
+                if meter is not None:
+                    meter.saw_token()
+                return
+            if isinstance(event, Done):
                 return
 
     try:

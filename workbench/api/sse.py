@@ -36,10 +36,15 @@ class EventStreamResponse(StreamingResponse):
 
     def __init__(self, frames: AsyncIterator[bytes], on_close: Callable[[], None]):
         super().__init__(frames, media_type="text/event-stream", headers=SSE_HEADERS)
-        self._on_close = on_close
+        self._on_close = [on_close]
+
+    def add_on_close(self, callback: Callable[[], None]) -> None:
+        """Run `callback` too, after the ones given before."""
+        self._on_close.append(callback)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
             await super().__call__(scope, receive, send)
         finally:
-            self._on_close()
+            for callback in self._on_close:
+                callback()

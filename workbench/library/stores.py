@@ -1,5 +1,5 @@
-"""The stores that share a Library's engine: jobs, adapters, trust results, remote models and
-comparisons, each made on first use and then shared by every caller in the process.
+"""The stores that share a Library's engine: jobs, adapters, trust results, remote models,
+comparisons, API client keys and usage rows, each made on first use and then shared by every caller in the process.
 
 Why on the Library: the engine (a connection pool to the SQLite file or the PostgreSQL server)
 and the migration to head belong to the one Library a process opens; a store built per call
@@ -16,8 +16,10 @@ if TYPE_CHECKING:
     from workbench.library.adapters_store import AdapterStore
     from workbench.library.comparisons_store import ComparisonStore
     from workbench.library.jobs_store import JobStore
+    from workbench.library.keys_store import KeyStore
     from workbench.library.remotes_store import RemoteModelStore
     from workbench.library.trust_store import TrustStore
+    from workbench.library.usage_store import UsageStore
 
 
 class LibraryStores:
@@ -47,3 +49,13 @@ class LibraryStores:
     def comparisons(self) -> ComparisonStore:
         from workbench.library.comparisons_store import ComparisonStore
         return ComparisonStore(self._engine)
+
+    @cached_property
+    def keys(self) -> KeyStore:
+        from workbench.library.keys_store import KeyStore
+        return KeyStore(self._engine)
+
+    @cached_property
+    def usage(self) -> UsageStore:
+        from workbench.library.usage_store import UsageStore
+        return UsageStore(self._engine)

@@ -24,9 +24,9 @@ from starlette.routing import Mount
 
 from workbench.context import AppContext
 from workbench.ui import (tab_compare, tab_engine, tab_library, tab_lora, tab_synthesize,
-                          tab_trust)
+                          tab_trust, tab_usage)
 
-TABS = (tab_library, tab_synthesize, tab_compare, tab_lora, tab_trust, tab_engine)
+TABS = (tab_library, tab_synthesize, tab_compare, tab_lora, tab_trust, tab_engine, tab_usage)
 # What the login page loads before login (seen in Chromium): the page, its script and style
 # bundles, fonts, the theme, and the login form's POST.
 LOGIN_PAGE_PATHS = frozenset({"/", "/login", "/login/", "/logout", "/favicon.ico",
