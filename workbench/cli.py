@@ -17,7 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from workbench import cli_adapters, cli_compare, cli_models, cli_synthesis, cli_trust
+from workbench import (cli_adapters, cli_compare, cli_models, cli_synthesis, cli_trust,
+                       cli_worker)
 from workbench.config import Settings, apply_privacy_env
 from workbench.errors import WorkbenchError
 from workbench.importers.base import ROLES
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_synthesis.add_commands(command)
     cli_adapters.add_commands(command)
     cli_compare.add_commands(command)
+    cli_worker.add_commands(command)
     return parser
 
 
