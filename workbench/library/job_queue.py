@@ -1,9 +1,10 @@
 """The worker side of the jobs table: claim the next detached job, renew its lease, let it go.
 
-Why hand-written `SELECT ... FOR UPDATE SKIP LOCKED` and not procrastinate (or another queue
-library): procrastinate is PostgreSQL-only (it needs LISTEN/NOTIFY and its own schema), so
-SQLite libraries would need a second queue, and the job row would live twice (its queue's and
-ours, which the UI, `job-status`, resume and cancel read). The queue here *is* the jobs table:
+Why hand-written `SELECT ... FOR UPDATE SKIP LOCKED` and not a queue library: procrastinate
+and pgqueuer are PostgreSQL-only (LISTEN/NOTIFY, their own schema), so SQLite would need a
+second queue; celery, dramatiq and rq need a broker (Redis, RabbitMQ) that a local-first app
+does not run; huey has SQLite storage but no PostgreSQL one. Each would also keep the job
+twice (its queue's row and ours, which the UI, `job-status`, resume and cancel read). The queue here *is* the jobs table:
 one claim statement, written once for both dialects. On PostgreSQL the candidate rows are read
 `FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait on or take the same row; on SQLite
 the claim is one `BEGIN IMMEDIATE` transaction (the store's write option), which serialises
@@ -48,12 +49,12 @@ class JobQueue:
                     Job.status.in_((*ACTIVE, "interrupted")),
                     or_(Job.status == "interrupted",
                         (Job.status == "queued") & Job.worker_id.is_(None) & Job.pid.is_(None),
-                        Job.lease_expires_at < now, Job.owner_host == me.host))
-             .order_by(Job.id).limit(CLAIM_SCAN).with_for_update(skip_locked=True))
+                        Job.lease_expires_at < now, Job.owner_host == me.host)))
         if kinds:
             q = q.where(Job.kind.in_(kinds))
+        q = q.order_by(Job.id).limit(CLAIM_SCAN).with_for_update(skip_locked=True)
         with Session(self._write) as s, s.begin():
-            for row in s.scalars(q):
+            for row in s.scalars(q).all():
                 fresh = row.status == "queued" and row.worker_id is None and row.pid is None
                 if not (fresh or row.status == "interrupted" or owner_gone(row)):
                     continue  # a live worker on this host holds it

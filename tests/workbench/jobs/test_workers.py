@@ -158,3 +158,20 @@ def test_a_cancelled_queued_job_is_never_claimed(job_db, tmp_path):
     assert _cli(job_db, "cancel-job", str(job.id))["status"] == "cancelled"
     assert JobQueue(job_db.store().engine, new_worker_id()).claim(30) is None
     assert job_db.store().job(job.id).status == "cancelled"
+
+
+def test_a_worker_takes_only_its_kinds_and_bad_worker_input_exits_2(job_db, tmp_path):
+    wb = _workbench(job_db, tmp_path / "calls")
+    job = wb.synthesize("P", "free", "Summarise job-0.", detach=True, max_new_tokens=8)
+    queue = JobQueue(job_db.store().engine, new_worker_id())
+    assert queue.claim(30, kinds=("trust",)) is None
+    for args, message in ((["worker", "--kinds", "nope"], "unknown job kind nope"),
+                          (["worker", "--lease", "0"], "must be positive"),
+                          (["resume-job", str(job.id)], "queued for a worker")):
+        out = subprocess.run([sys.executable, "-m", "workbench", "--data-dir",
+                              str(job_db.data_dir), *args], cwd=ROOT, env=job_db.env,
+                             capture_output=True, text=True, timeout=120)
+        assert out.returncode == 2 and message in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+    assert job_db.store().job(job.id).status == "queued"  # changed nothing
+    assert queue.claim(30, kinds=("synthesis",)).id == job.id
