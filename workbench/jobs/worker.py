@@ -52,6 +52,7 @@ class Worker:
         self.manager, self.options = manager, options
         self.id = new_worker_id()
         self.queue = JobQueue(manager.store.engine, self.id)
+        self.lost_jobs: set[int] = set()  # taken over by another worker while this one ran
 
     def run_one(self, on_claim: Callable[[JobInfo], None] | None = None) -> JobInfo | None:
         """Claim one job and run it to its end here; None when nothing is claimable."""
@@ -80,6 +81,7 @@ class Worker:
         while not stop.wait(every):
             try:
                 if not self.queue.heartbeat(job_id, self.options.lease_s):
+                    self.lost_jobs.add(job_id)
                     lost.set()
                     return
             except Exception:  # noqa: BLE001 - a busy database: try again next beat

@@ -6,6 +6,8 @@ Does not know threads, queues or SQL (it calls the JobStore it is given).
 """
 from __future__ import annotations
 
+from engine.errors import Cancelled
+
 from workbench.jobs.registry import JobContext, Outcome, register
 from workbench.synthesis.runner import SynthesisRequest, SynthesisResult, plan, run_synthesis
 
@@ -28,6 +30,8 @@ def run_job(ctx: JobContext) -> Outcome:
     result = run_synthesis(request, ctx.backend_for(request.model), ctx.library,
                            progress=ctx.progress, should_stop=ctx.should_stop,
                            steps=ctx.steps, planned=ctx.planned)
+    if ctx.should_stop():  # cancelled, or a worker that lost the job: save nothing
+        raise Cancelled("the job was stopped before its answer was saved")
     artifact = save_artifact(ctx.store, ctx.job.project_id, ctx.job.id, result)
     return Outcome(artifact_id=artifact.id, value=result)
 

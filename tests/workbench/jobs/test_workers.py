@@ -175,3 +175,51 @@ def test_a_worker_takes_only_its_kinds_and_bad_worker_input_exits_2(job_db, tmp_
         assert "Traceback" not in out.stderr
     assert job_db.store().job(job.id).status == "queued"  # changed nothing
     assert queue.claim(30, kinds=("synthesis",)).id == job.id
+
+
+class _GatedBackend(ScriptedBackend):
+    """Answers only once `gate` is set, so a test can act while the job is mid-call."""
+
+    def __init__(self, log: Path):
+        super().__init__(log)
+        import threading
+
+        self.called, self.gate = threading.Event(), threading.Event()
+
+    def stream(self, messages, params, cancel=None):
+        self.called.set()
+        self.gate.wait(60)
+        yield from super().stream(messages, params, cancel)
+
+
+def test_a_worker_that_lost_its_job_stops_and_leaves_the_row_to_the_new_holder(job_db,
+                                                                               tmp_path):
+    import threading
+
+    from workbench.jobs.worker import Worker, WorkerOptions
+
+    wb = _workbench(job_db, tmp_path / "submit-calls")
+    job = wb.synthesize("P", "free", "Summarise job-0.", detach=True, max_new_tokens=8)
+    backend = _GatedBackend(tmp_path / "calls")
+    wb.use_backend(backend)
+    worker = Worker(wb.jobs, WorkerOptions(lease_s=0.3))
+    ran: list = []
+    t = threading.Thread(target=lambda: ran.append(worker.run_one()))
+    t.start()
+    try:
+        assert backend.called.wait(60)
+        store = job_db.store()
+        assert store.job(job.id).worker_id == worker.id
+        with store.engine.begin() as conn:  # another worker took it over after a lapse
+            conn.execute(update(Job).values(worker_id="far:1:x"))
+        deadline = time.monotonic() + 60
+        while job.id not in worker.lost_jobs:  # its next heartbeat finds the row taken
+            assert time.monotonic() < deadline, "the worker never noticed"
+            time.sleep(0.05)
+    finally:
+        backend.gate.set()
+        t.join(60)
+    assert not t.is_alive()
+    after = job_db.store().job(job.id)
+    assert after.worker_id == "far:1:x" and after.status == "running"  # not overwritten
+    assert after.artifact_id is None and ran[0].id == job.id
