@@ -42,9 +42,11 @@ class DbSteps:
         return self.done.get(key)
 
     def put(self, key: str, result: StepResult) -> None:
-        self.store.save_step(self.job_id, key, result.label, result.text, result.prompt_tokens,
-                             result.completion_tokens, result.seconds, os.getpid())
-        self.done[key] = result
+        s = self.store.save_step(self.job_id, key, result.label, result.text,
+                                 result.prompt_tokens, result.completion_tokens, result.seconds,
+                                 os.getpid(), keep_existing=True)  # the first one wins
+        self.done[key] = StepResult(s.label, s.text, s.prompt_tokens, s.completion_tokens,
+                                    s.seconds)
 
 
 class JobReporter:

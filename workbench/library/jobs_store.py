@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench.errors import JobNotFound, WorkbenchError
@@ -278,14 +279,24 @@ class JobStore:
             return {r.key: _step(r) for r in rows}
 
     def save_step(self, job_id: int, key: str, label: str, text: str, prompt_tokens: int,
-                  completion_tokens: int, seconds: float, pid: int | None) -> StepInfo:
-        with Session(self._write) as s, s.begin():
-            row = JobStep(job_id=job_id, key=key, label=label, text=text,
-                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          seconds=seconds, pid=pid)
-            s.add(row)
-            s.flush()
-            return _step(row)
+                  completion_tokens: int, seconds: float, pid: int | None, *,
+                  keep_existing: bool = False) -> StepInfo:
+        """Save a finished step; a step is saved once (IntegrityError), or with
+        `keep_existing` the one saved already under `key` (by a worker that lost the job to
+        this one, racing it) is kept and returned."""
+        try:
+            with Session(self._write) as s, s.begin():
+                row = JobStep(job_id=job_id, key=key, label=label, text=text,
+                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                              seconds=seconds, pid=pid)
+                s.add(row)
+                s.flush()
+                return _step(row)
+        except IntegrityError:
+            existing = self.steps(job_id).get(key) if keep_existing else None
+            if existing is None:  # not a duplicate step: e.g. the job was deleted
+                raise
+            return existing
 
     # artifacts --------------------------------------------------------------------------
     def save_artifact(self, project_id: int, job_id: int | None, **values) -> ArtifactInfo:

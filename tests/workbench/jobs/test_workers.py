@@ -223,3 +223,13 @@ def test_a_worker_that_lost_its_job_stops_and_leaves_the_row_to_the_new_holder(j
     after = job_db.store().job(job.id)
     assert after.worker_id == "far:1:x" and after.status == "running"  # not overwritten
     assert after.artifact_id is None and ran[0].id == job.id
+
+
+def test_a_step_saved_twice_by_racing_workers_keeps_the_first(job_db, tmp_path):
+    wb = _workbench(job_db, tmp_path / "calls")
+    job = wb.synthesize("P", "free", "Summarise job-0.", detach=True, max_new_tokens=8)
+    store = job_db.store()
+    first = store.save_step(job.id, "map:0", "Sc. 1", "first notes", 10, 2, 0.1, 111)
+    again = store.save_step(job.id, "map:0", "Sc. 1", "later notes", 10, 2, 0.1, 222,
+                            keep_existing=True)
+    assert again == first and store.steps(job.id)["map:0"].text == "first notes"
