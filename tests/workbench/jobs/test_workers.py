@@ -83,7 +83,8 @@ def test_two_workers_never_run_the_same_job(job_db, tmp_path):
         assert job.id in pid_of[pid] and job.pid == pid
         assert job.worker_id.split(":")[1] == str(pid)
     status = _cli(job_db, "job-status", str(jobs[0].id))
-    assert status["status"] == "done" and status["artifact_id"] == store.job(jobs[0].id).artifact_id
+    assert status["status"] == "done"
+    assert status["artifact_id"] == store.job(jobs[0].id).artifact_id
     assert status["kind"] == "synthesis" and status["worker"]["pid"] in pid_of
 
 
