@@ -5,10 +5,11 @@ and pgqueuer are PostgreSQL-only (LISTEN/NOTIFY, their own schema), so SQLite wo
 second queue; celery, dramatiq and rq need a broker (Redis, RabbitMQ) that a local-first app
 does not run; huey has SQLite storage but no PostgreSQL one. Each would also keep the job
 twice (its queue's row and ours, which the UI, `job-status`, resume and cancel read). The
-queue here *is* the jobs table: one claim statement, written once for both dialects. On PostgreSQL the candidate rows are read
-`FOR UPDATE SKIP LOCKED`, so concurrent claimers never wait on or take the same row; on SQLite
-the claim is one `BEGIN IMMEDIATE` transaction (the store's write option), which serialises
-claimers on the database lock (SQLAlchemy renders no FOR UPDATE there).
+queue here *is* the jobs table: one claim statement, written once for both dialects. On
+PostgreSQL the candidate rows are read `FOR UPDATE SKIP LOCKED`, so concurrent claimers never
+wait on or take the same row; on SQLite the claim is one `BEGIN IMMEDIATE` transaction (the
+store's write option), which serialises claimers on the database lock (SQLAlchemy renders no
+FOR UPDATE there).
 
 A job is claimable when it is detached and either queued and never claimed, or its owner is
 gone: a worker on this host whose process died (owner.py), or any worker whose lease ran out
