@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from workbench import (cli_adapters, cli_compare, cli_database, cli_keys, cli_models,
-                       cli_synthesis, cli_trust)
+                       cli_synthesis, cli_trust, cli_worker)
 from workbench.config import Settings, apply_privacy_env
 from workbench.errors import WorkbenchError
 from workbench.importers.base import ROLES
@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_compare.add_commands(command)
     cli_database.add_commands(command)
     cli_keys.add_commands(command)
+    cli_worker.add_commands(command)
     return parser
 
 

@@ -5,7 +5,9 @@
 the project's `style` documents (or the chosen ones); with `--json` it prints DESIGN.md §4's
 {"adapter", "path", "steps", "eval": {"loss_before", "loss_after"}} plus details. Running the
 same command again after a crash or Ctrl-C resumes from the newest checkpoint. Progress is a
-tqdm bar on stderr showing the loss.
+tqdm bar on stderr showing the loss. `--detach` queues the run as a "training" job for
+`worker` processes and prints `{"job_id"}`; `job-status` then shows the same object under
+"result", and a worker that takes over a killed one resumes from the newest checkpoint.
 
 Does not know SQL, torch or PEFT (workbench/adapters); cli.py registers it with one line.
 """
@@ -48,6 +50,8 @@ def add_commands(command) -> None:
     p.add_argument("--model", default=None, help="base model (default: settings)")
     p.add_argument("--eval-prompts", type=int, default=2)
     p.add_argument("--eval-tokens", type=int, default=40)
+    p.add_argument("--detach", action="store_true",
+                   help="queue the run as a job for `worker` processes and return its id")
     p = command("adapters", cmd_adapters, "list a project's adapters")
     p.add_argument("project")
     p = command("eval-adapter", cmd_eval_adapter,
@@ -89,6 +93,12 @@ def cmd_train_adapter(wb, args) -> tuple[Any, str]:
                            name=args.name, train=train,
                            data=DatasetSettings(max_tokens=args.max_tokens),
                            eval_prompts=args.eval_prompts, eval_new_tokens=args.eval_tokens)
+    if args.detach:
+        from workbench.adapters.job_kind import KIND, request_dict
+        from workbench.cli_synthesis import queued
+
+        return queued(wb.jobs.enqueue(args.project, request_dict(request, args.model),
+                                      {"steps": args.steps}, detach=True, kind=KIND))
     bar = tqdm(total=args.steps, unit="step", file=sys.stderr, leave=False, disable=None)
 
     def started(info: dict) -> None:

@@ -3,7 +3,8 @@
 
 `synthesize` runs the job in this process (a job row all the same, so `job-status` from another
 shell can follow it and `resume-job` can finish it after a crash), shows progress on stderr and
-prints the DESIGN.md §4 JSON with `--json`; its `engine` object says what ran it (model,
+prints the DESIGN.md §4 JSON with `--json` (with `--detach` it checks the budget, queues the
+job for `worker` processes and prints `{"job_id"}`); its `engine` object says what ran it (model,
 backend, kernels, precision, placement: engine/backends/describe.py). The placement flags are
 app.py's (workbench/placement_flags.py). A job that does not fit is refused with its budget
 (exit code 2) unless `--map-reduce` is given.
@@ -39,6 +40,9 @@ def add_commands(command) -> None:
     p.add_argument("--chunk-tokens", type=int, default=None,
                    help="largest map-step prompt in tokens (default: the model's window)")
     p.add_argument("--thinking", action="store_true", help="thinking mode, where supported")
+    p.add_argument("--detach", action="store_true",
+                   help="check the budget, queue the job for `worker` processes and return "
+                        "its id at once")
     add_placement_flags(p)
     p = command("artifacts", cmd_artifacts, "list a project's saved synthesis artifacts")
     p.add_argument("project")
@@ -108,9 +112,18 @@ def cmd_synthesize(wb, args) -> tuple[dict, str]:
         args.project, task, prompt, docs, model=args.model,
         max_new_tokens=args.max_new_tokens, thinking=args.thinking,
         strategy="map-reduce" if args.map_reduce else "auto", map_tokens=args.map_tokens,
-        chunk_tokens=args.chunk_tokens,
-        progress=_stderr_progress())
+        chunk_tokens=args.chunk_tokens, detach=args.detach,
+        progress=None if args.detach else _stderr_progress())
+    if args.detach:
+        return queued(answer)
     return _result(wb, answer)
+
+
+def queued(job) -> tuple[dict, str]:
+    """What a `--detach` command prints: the queued job's id."""
+    return ({"job_id": job.id, "kind": job.kind, "status": job.status},
+            f"job {job.id} ({job.kind}) queued: run `python -m workbench worker`, follow it "
+            f"with `job-status {job.id}`")
 
 
 def cmd_resume_job(wb, args) -> tuple[dict, str]:
@@ -122,7 +135,11 @@ def _job(job) -> dict:
             "phase": job.phase, "step": job.step, "steps_total": job.steps_total,
             "message": job.message, "error": job.error, "artifact_id": job.artifact_id,
             "task": job.request.get("task"), "created_at": job.created_at,
-            "finished_at": job.finished_at, "partial_text": job.partial_text}
+            "finished_at": job.finished_at, "partial_text": job.partial_text,
+            "kind": job.kind, "detached": job.detached, "result": job.result,
+            "worker": {"id": job.worker_id, "host": job.owner_host, "pid": job.pid,
+                       "heartbeat_at": job.heartbeat_at, "lease_expires_at":
+                       job.lease_expires_at} if job.worker_id else None}
 
 
 def cmd_job_status(wb, args) -> tuple[dict, str]:

@@ -3,7 +3,9 @@
 Runs a trust check on the project's own documents with the chosen model, stores the result
 (per project, backend and model) and prints the grid, or with `--json` the object of
 DESIGN.md §4: {"score", "cells": [{"length", "depth", "accuracy"}, ...]} plus what it cost.
-`--heatmap OUT.png` writes the heat map too. Progress is a tqdm bar on stderr; Ctrl-C stops
+`--heatmap OUT.png` writes the heat map too. `--detach` plans the check (a bad length fails
+now), queues it as a "trust" job for `worker` processes and prints `{"job_id"}`; `job-status`
+then shows the same object under "result". Progress is a tqdm bar on stderr; Ctrl-C stops
 between events and stores nothing.
 
 Does not know SQL or how the grid runs (workbench/trust); cli.py registers it with one line.
@@ -55,6 +57,8 @@ def add_commands(command) -> None:
     p.add_argument("--max-new-tokens", type=int, default=DEFAULT_MAX_NEW_TOKENS)
     p.add_argument("--heatmap", type=Path, default=None, metavar="OUT.png",
                    help="also write the heat map as a PNG")
+    p.add_argument("--detach", action="store_true",
+                   help="plan the check, queue it for `worker` processes and return its id")
     add_placement_flags(p)
 
 
@@ -69,6 +73,8 @@ def cmd_trust(wb, args) -> tuple[Any, str]:
         project=args.project, lengths=tuple(args.lengths), depths=tuple(args.depths),
         seed=args.seed, needles=args.needles, trials=args.trials,
         max_new_tokens=args.max_new_tokens, document_ids=tuple(args.docs), model=args.model)
+    if args.detach:
+        return _queue(wb, request)
     backend = wb.model_backend(args.model)
     bar = tqdm(total=0, unit="cell", file=sys.stderr, leave=False, disable=None)
 
@@ -90,6 +96,14 @@ def cmd_trust(wb, args) -> tuple[Any, str]:
             raise WorkbenchError(f"could not write the heat map to {args.heatmap}: "
                                  f"{exc.strerror or exc}") from exc
     return result.as_json(run.id), _text(result, args.heatmap)
+
+
+def _queue(wb, request: TrustRequest) -> tuple[Any, str]:
+    from workbench.cli_synthesis import queued
+    from workbench.trust.jobs import TrustJobManager
+
+    manager = TrustJobManager(wb.library, wb.jobs.store, wb.model_backend, wb.settings)
+    return queued(manager.submit(request, detach=True))
 
 
 def _title(result) -> str:

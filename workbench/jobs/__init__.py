@@ -1,2 +1,3 @@
-"""Background jobs: long work runs in a thread with its state in SQLite, so closing the browser
-or timing out a request never stops it, and a restart resumes it (see manager.py)."""
+"""Jobs: long work as a row in the database (progress, cancel, saved steps, resume), run by a
+thread in this process (manager.py) or by `worker` processes on any machine sharing the
+database (worker.py); each job kind's work is looked up in one registry (registry.py)."""

@@ -43,6 +43,11 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     artifact_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # for `worker` processes (jobs/worker.py): queued for them, who claimed it, until when
+    detached: Mapped[int] = mapped_column(Integer, default=0, server_default="0", index=True)
+    worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    result: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # besides an artifact
 
 
 class JobStep(Base):

@@ -4,8 +4,9 @@ Every call is one short transaction, so a job thread, the UI and a CLI in anothe
 all read and write the same SQLite file (WAL) at once. Returns plain dataclasses.
 A queued or running row whose owning process is gone (owner.py: pid, start time, host) is
 read as "interrupted", with a message saying how to resume it, whoever reads it (job-status,
-the UI's job list, a worker); starting a job claims it under the write lock, so two processes
-never run one job.
+the UI's job list, a worker); so is a row whose worker lease ran out (job_queue.py: a worker on
+another host that vanished). Starting a job claims it under the write lock (and a row lock on
+PostgreSQL), so two processes never run one job.
 Does not know what a job does (workbench/jobs, workbench/synthesis).
 """
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from workbench.errors import JobNotFound, WorkbenchError
@@ -48,6 +50,11 @@ class JobInfo:
     finished_at: datetime | None
     heartbeat_at: datetime | None
     artifact_id: int | None
+    detached: bool = False
+    worker_id: str | None = None
+    lease_expires_at: datetime | None = None
+    result: dict | None = None
+    owner_host: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -90,8 +97,16 @@ class ArtifactInfo:
     created_at: datetime | None = None
 
 
-def _owner_gone(row: Job) -> bool:
-    return row.status in ACTIVE and owner.gone(row.pid, row.owner_started, row.owner_host)
+def lease_lapsed(row: Job, now: datetime | None = None) -> bool:
+    """A worker's lease that its heartbeat stopped renewing (the worker died or hangs)."""
+    return row.lease_expires_at is not None and row.lease_expires_at < (now or utcnow())
+
+
+def owner_gone(row: Job) -> bool:
+    """Whether a queued or running row's owner has certainly stopped (owner.py) or let its
+    worker lease lapse."""
+    return row.status in ACTIVE and (
+        lease_lapsed(row) or owner.gone(row.pid, row.owner_started, row.owner_host))
 
 
 def _claim(row: Job, pid: int) -> None:
@@ -99,15 +114,22 @@ def _claim(row: Job, pid: int) -> None:
     if pid != me.pid:  # started on behalf of another process of this host
         me = owner.Owner(pid, None, me.host)
     row.pid, row.owner_started, row.owner_host = me.pid, me.started, me.host
+    row.worker_id, row.lease_expires_at = None, None  # a process runs it now, not a worker
 
 
-def _job(row: Job) -> JobInfo:
+def _interrupted_message(row: Job) -> str:
+    if row.detached:
+        return (f"its worker (process {row.pid} on {row.owner_host}) is gone; a running "
+                f"`worker` takes it up again, or resume it with `resume-job {row.id}`")
+    return f"the process that ran it ({row.pid}) is gone; resume it with `resume-job {row.id}`"
+
+
+def job_info(row: Job) -> JobInfo:
     status, message = row.status, row.message
-    if _owner_gone(row):
+    if owner_gone(row):
         status = "interrupted"
     if status == "interrupted":
-        message = (f"the process that ran it ({row.pid}) is gone; resume it with "
-                   f"`resume-job {row.id}`")
+        message = _interrupted_message(row)
     return JobInfo(
         id=row.id, project_id=row.project_id, kind=row.kind, request=dict(row.request),
         status=status, phase=row.phase, step=row.step, steps_total=row.steps_total,
@@ -115,6 +137,9 @@ def _job(row: Job) -> JobInfo:
         error=row.error, cancel_requested=bool(row.cancel_requested), pid=row.pid,
         created_at=row.created_at, started_at=row.started_at, finished_at=row.finished_at,
         heartbeat_at=row.heartbeat_at, artifact_id=row.artifact_id,
+        detached=bool(row.detached), worker_id=row.worker_id,
+        lease_expires_at=row.lease_expires_at,
+        result=dict(row.result) if row.result is not None else None, owner_host=row.owner_host,
     )
 
 
@@ -151,26 +176,29 @@ class JobStore:
         migrate(target)
         return cls(create_db_engine(target), owns_engine=True)
 
-    def _get(self, session: Session, job_id: int) -> Job:
-        row = session.get(Job, job_id)
+    def _get(self, session: Session, job_id: int, lock: bool = False) -> Job:
+        row = session.get(Job, job_id, with_for_update=lock or None)
         if row is None:
             raise JobNotFound(f"no job with id {job_id}")
         return row
 
     # jobs -------------------------------------------------------------------------------
-    def create_job(self, project_id: int, request: dict, kind: str = "synthesis") -> JobInfo:
+    def create_job(self, project_id: int, request: dict, kind: str = "synthesis", *,
+                   detached: bool = False, plan: dict | None = None) -> JobInfo:
+        """A queued job: run by its creator, or (`detached`) left for a `worker` to claim."""
         with Session(self._write) as s, s.begin():
             row = Job(project_id=project_id, kind=kind, request=request, status="queued",
                       phase="queued", step=0, steps_total=0, message="", partial_text="",
-                      plan={}, cancel_requested=0)
-            _claim(row, os.getpid())  # the creator starts it; if it dies first, it shows
+                      plan=plan or {}, cancel_requested=0, detached=int(detached))
+            if not detached:
+                _claim(row, os.getpid())  # the creator starts it; if it dies first, it shows
             s.add(row)
             s.flush()
-            return _job(row)
+            return job_info(row)
 
     def job(self, job_id: int) -> JobInfo:
         with Session(self.engine) as s:
-            return _job(self._get(s, job_id))
+            return job_info(self._get(s, job_id))
 
     def jobs(self, project_id: int | None = None, statuses: tuple[str, ...] = ()) -> list[JobInfo]:
         q = select(Job).order_by(Job.id)
@@ -180,21 +208,21 @@ class JobStore:
             wanted = set(statuses) | (set(ACTIVE) if "interrupted" in statuses else set())
             q = q.where(Job.status.in_(wanted))
         with Session(self.engine) as s:
-            jobs = [_job(r) for r in s.scalars(q)]
+            jobs = [job_info(r) for r in s.scalars(q)]
         return [j for j in jobs if not statuses or j.status in statuses]
 
     def start(self, job_id: int, pid: int) -> JobInfo:
         """Claim the job for process `pid` (this one, normally) and mark it running; refused
         while another live process is running it."""
         with Session(self._write) as s, s.begin():
-            row = self._get(s, job_id)
-            if row.status == "running" and row.pid != pid and not _owner_gone(row):
+            row = self._get(s, job_id, lock=True)
+            if row.status == "running" and row.pid != pid and not owner_gone(row):
                 raise WorkbenchError(f"job {job_id} is still running (process {row.pid})")
             now = utcnow()
             _claim(row, pid)
             row.status, row.heartbeat_at, row.error = "running", now, None
             row.started_at = row.started_at or now
-            return _job(row)
+            return job_info(row)
 
     def progress(self, job_id: int, phase: str, step: int, steps_total: int, message: str = "",
                  partial_text: str | None = None) -> None:
@@ -211,25 +239,32 @@ class JobStore:
 
     def request_cancel(self, job_id: int) -> JobInfo:
         with Session(self._write) as s, s.begin():
-            row = self._get(s, job_id)
+            row = self._get(s, job_id, lock=True)
             row.cancel_requested = 1
-            if row.status in ("queued", "interrupted") or _owner_gone(row):
+            if row.status in ("queued", "interrupted") or owner_gone(row):
                 row.status, row.phase, row.finished_at = "cancelled", "cancelled", utcnow()
-            return _job(row)
+            return job_info(row)
 
     def cancel_requested(self, job_id: int) -> bool:
         with Session(self.engine) as s:
             return bool(self._get(s, job_id).cancel_requested)
 
     def finish(self, job_id: int, status: str, error: str | None = None,
-               artifact_id: int | None = None) -> JobInfo:
+               artifact_id: int | None = None, result: dict | None = None,
+               worker_id: str | None = None) -> JobInfo:
+        """The job's final state; with `worker_id`, only while that worker still holds it (a
+        worker whose lease lapsed and was taken over must not overwrite the new run)."""
         with Session(self._write) as s, s.begin():
-            row = self._get(s, job_id)
+            row = self._get(s, job_id, lock=True)
+            if worker_id is not None and row.worker_id != worker_id:
+                return job_info(row)
             row.status, row.phase, row.error = status, status, error
-            row.finished_at = utcnow()
+            row.finished_at, row.lease_expires_at = utcnow(), None
             if artifact_id is not None:
                 row.artifact_id = artifact_id
-            return _job(row)
+            if result is not None:
+                row.result = result
+            return job_info(row)
 
     def mark_interrupted(self, job_ids: list[int]) -> None:
         """Jobs whose process died: they keep their finished steps and can be resumed."""
@@ -247,14 +282,24 @@ class JobStore:
             return {r.key: _step(r) for r in rows}
 
     def save_step(self, job_id: int, key: str, label: str, text: str, prompt_tokens: int,
-                  completion_tokens: int, seconds: float, pid: int | None) -> StepInfo:
-        with Session(self._write) as s, s.begin():
-            row = JobStep(job_id=job_id, key=key, label=label, text=text,
-                          prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                          seconds=seconds, pid=pid)
-            s.add(row)
-            s.flush()
-            return _step(row)
+                  completion_tokens: int, seconds: float, pid: int | None, *,
+                  keep_existing: bool = False) -> StepInfo:
+        """Save a finished step; a step is saved once (IntegrityError), or with
+        `keep_existing` the one saved already under `key` (by a worker that lost the job to
+        this one, racing it) is kept and returned."""
+        try:
+            with Session(self._write) as s, s.begin():
+                row = JobStep(job_id=job_id, key=key, label=label, text=text,
+                              prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                              seconds=seconds, pid=pid)
+                s.add(row)
+                s.flush()
+                return _step(row)
+        except IntegrityError:
+            existing = self.steps(job_id).get(key) if keep_existing else None
+            if existing is None:  # not a duplicate step: e.g. the job was deleted
+                raise
+            return existing
 
     # artifacts --------------------------------------------------------------------------
     def save_artifact(self, project_id: int, job_id: int | None, **values) -> ArtifactInfo:

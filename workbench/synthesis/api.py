@@ -78,7 +78,7 @@ class SynthesisMixin:
                 from workbench.jobs.manager import JobManager
 
                 self.__dict__["_jobs"] = JobManager(self.library, self.library.jobs,
-                                                    self.model_backend)
+                                                    self.model_backend, self.settings)
             return self.__dict__["_jobs"]
 
     def synthesis_request(self, project: str, task: str = "free", prompt: str = "",
@@ -104,15 +104,17 @@ class SynthesisMixin:
 
     def synthesize(self, project: str, task: str = "free", prompt: str = "",
                    documents: Sequence[int] = (), *, background: bool = False,
-                   progress: Callable | None = None, **options):
+                   detach: bool = False, progress: Callable | None = None, **options):
         """Run a synthesis as a job; returns the finished job's `Answer`, or with
-        `background=True` the JobInfo at once (follow it with `job_status` / `jobs.follow`).
+        `background=True` the JobInfo at once (follow it with `job_status` / `jobs.follow`),
+        or with `detach=True` the JobInfo of a job queued for `worker` processes.
 
         Raises BudgetExceeded (with `.budget`) when the documents do not fit and
         `strategy="map-reduce"` was not chosen."""
         request = self.synthesis_request(project, task, prompt, documents, **options)
-        job = self.jobs.submit(request, background=background, listener=progress)
-        return job if background else self.answer(job.id)
+        job = self.jobs.submit(request, background=background, listener=progress,
+                               detach=detach)
+        return job if background or detach else self.answer(job.id)
 
     def answer(self, job_id: int):
         """The finished job's text, citations (objects) and artifact."""

@@ -1,11 +1,11 @@
-"""Trust checks as background jobs: the job runner's threads, cancel flag, saved steps and
-resume, with the trust grid as the work and a trust_runs row as the result.
+"""Trust checks as jobs: the "trust" job kind (registered with jobs/registry.py, so a thread
+here and a `worker` process run it alike) and the manager the Trust tab submits through.
 
-Why a subclass of the synthesis JobManager: a job is the same thing whatever it runs (a row
-with status, progress and a cancel flag, finished steps saved as they complete, a thread, an
-orphan check after a crash). Only what runs and what it leaves behind differ, so this class
-overrides `submit` and `_work` and keeps the rest. Rows carry kind="trust"; every answered cell
-is a job step, so a resumed check asks only the cells that were not answered.
+Why the synthesis JobManager and not a runner of its own: a job is the same thing whatever it
+runs (a row with status, progress and a cancel flag, finished steps saved as they complete, a
+thread or a worker, an orphan check after a crash). Only what runs and what it leaves behind
+differ: rows carry kind="trust", every answered cell is a job step (so a resumed check asks
+only the cells that were not answered), and the result is a trust_runs row.
 
 Does not know SQL (jobs_store.py, trust_store.py) or models (`backend_for(model)` is given).
 """
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from workbench.jobs.manager import DbSteps, JobManager, JobReporter
+from workbench.jobs.manager import JobManager
+from workbench.jobs.registry import JobContext, Outcome, register
 from workbench.library.jobs_store import JobInfo
 from workbench.library.trust_store import TrustRunInfo, TrustStore
 from workbench.synthesis.runner import Progress
@@ -23,30 +24,39 @@ from workbench.trust.runner import TrustProgress, TrustRequest, plan_trust
 KIND = "trust"
 
 
+def run_job(ctx: JobContext) -> Outcome:
+    def progress(p: TrustProgress) -> None:
+        ctx.progress(Progress("trust", p.step, p.steps_total, p.message))
+
+    request = TrustRequest.from_dict(ctx.job.request)
+    result, run = run_check(ctx.library, ctx.backend_for(request.model), request,
+                            progress=progress, should_stop=ctx.should_stop, steps=ctx.steps,
+                            job_id=ctx.job.id)
+    return Outcome(result=result.as_json(run.id), value=result)
+
+
+register(KIND, run_job)
+
+
+def prepare(request: TrustRequest, backend, library) -> dict:
+    """Plan now (a bad length or an empty project raises before any job exists)."""
+    planned = plan_trust(request, backend, library)
+    return {"lengths": planned.lengths, "cells": len(planned.cells),
+            "prompt_tokens": planned.prompt_tokens, "window": planned.window,
+            "notes": planned.notes}
+
+
 class TrustJobManager(JobManager):
     kind = KIND
 
     def submit(self, request: TrustRequest, *, background: bool = True,
-               listener: Callable[[Progress], None] | None = None) -> JobInfo:
-        """Plan now (a bad length or an empty project raises before any job exists), then
-        create the job and run it in a thread (or in this thread if not `background`)."""
-        planned = plan_trust(request, self.backend_for(request.model), self.library)
-        project = self.library.get_project(request.project)
-        job = self.store.create_job(project.id, request.to_dict(), kind=KIND)
-        self.store.set_plan(job.id, {"lengths": planned.lengths, "cells": len(planned.cells),
-                                     "prompt_tokens": planned.prompt_tokens,
-                                     "window": planned.window, "notes": planned.notes})
-        return self.start(job.id, background=background, listener=listener)
-
-    def _work(self, job: JobInfo, reporter: JobReporter):
-        def progress(p: TrustProgress) -> None:
-            reporter(Progress("trust", p.step, p.steps_total, p.message))
-
-        request = TrustRequest.from_dict(job.request)
-        result, _ = run_check(self.library, self.backend_for(request.model), request,
-                              progress=progress, should_stop=reporter.should_stop,
-                              steps=DbSteps(self.store, job.id), job_id=job.id)
-        return result, None
+               listener: Callable[[Progress], None] | None = None,
+               detach: bool = False) -> JobInfo:
+        """Plan now, then create the job and run it in a thread (or in this thread if not
+        `background`), or with `detach` leave it queued for a worker."""
+        plan_row = prepare(request, self.backend_for(request.model), self.library)
+        return self.enqueue(request.project, request.to_dict(), plan_row, background=background,
+                            listener=listener, detach=detach)
 
     def trust_jobs(self, project_id: int | None = None) -> list[JobInfo]:
         return [j for j in self.store.jobs(project_id) if j.kind == KIND]
