@@ -306,7 +306,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
     checked = [cite.Citation(c.anchor, c.document_id, c.verified, c.section_id, c.quote,
                              c.reason, c.start + offset, c.end + offset)
                for c in cite.check(answer, p.sections)]
-    text, checked, answer_start = prepend(facts, text, checked)
+    text, checked, answer_start = prepend(facts, text, checked, at=offset)
     extra["facts"] = {**facts.to_json(), "answer_start": answer_start}
     prompt_tokens = sum(s.prompt_tokens for s in done)
     completion = sum(s.completion_tokens for s in done)

@@ -3,13 +3,15 @@ blind (A/B/..., masked text only) and the leaderboard frame.
 
 Citations are rendered by the Synthesize tab's `answer_html` (verified anchors link to their
 passage, listed below the answer); each column's ids get a `c{N}-` prefix so two columns citing
-the same passage do not share an id. Blind columns show no citations: they are drawn from the
+the same passage do not share an id. Columns show each model's answer without the computed
+facts, which the tab shows once. Blind columns show no citations: they are drawn from the
 unmasked text, whose positions the masked text no longer has. Plain functions, tested without
 a browser. Does not know SQL, prompts or ratings.
 """
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 
 import pandas as pd
 
@@ -57,6 +59,15 @@ def _citations(art) -> list[Citation]:
             for c in art.citations]
 
 
+def model_answer(art) -> tuple[str, list[Citation]]:
+    """The model's own answer and its citations, without the computed facts in front (the
+    tab shows those once, above the columns)."""
+    start = (art.extra.get("facts") or {}).get("answer_start") or 0
+    cites = [replace(c, start=c.start - start, end=c.end - start)
+             for c in _citations(art) if c.start >= start]
+    return art.text[start:], cites
+
+
 def open_columns(wb, data: dict) -> list[str]:
     """One block per model: its name, answer (citations linked) and figures."""
     out = []
@@ -64,7 +75,8 @@ def open_columns(wb, data: dict) -> list[str]:
         body = ""
         if r.get("artifact_id"):
             art = wb.artifact(r["artifact_id"])
-            body = _scoped(answer_html(art.text, _citations(art), wb.sections), i)
+            text, cites = model_answer(art)
+            body = _scoped(answer_html(text, cites, wb.sections), i)
         out.append(f"<h3>{html.escape(r['model'])}</h3>{body}<hr>{figures(r)}")
     return pad(out)
 

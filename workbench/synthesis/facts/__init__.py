@@ -5,7 +5,8 @@ timecodes, a paper's outline. A small model's prose can be useless; these never 
 `facts_for(template, sources)` picks the template's module (one per template) and returns a
 `Facts` (model.py: summary lines, tables, chart data, cut markers; Markdown, CSV and JSON).
 `prepend` puts the facts' Markdown in front of the model's answer under
-"## Facts (computed by Longhand)", moving the answer's citation positions along with it.
+"## Facts (computed by Longhand)" (after a map-reduce note, which stays the first line),
+moving the answer's citation positions along with it.
 Every anchor in the facts is one the citation checker verifies.
 
 Does not know the model, the database or the UI (workbench/ui/facts_views.py draws them).
@@ -55,12 +56,15 @@ def facts_for(template: str, sources: Sequence) -> Facts:
     return BUILDERS.get(template, _documents)(list(sources))
 
 
-def prepend(facts: Facts, answer: str, citations: Sequence) -> tuple[str, list, int]:
-    """(facts + answer as one text, the citations moved to their new positions, where the
-    answer starts in the text)."""
+def prepend(facts: Facts, text: str, citations: Sequence,
+            at: int = 0) -> tuple[str, list, int]:
+    """(the text with the facts inserted in front of the answer, which starts at `at` -- after
+    a map-reduce note, which stays first --, the citations moved along, where the answer now
+    starts)."""
     head = f"{facts.to_markdown()}\n{ANSWER_HEADING}\n\n"
-    moved = [replace(c, start=c.start + len(head), end=c.end + len(head)) for c in citations]
-    return head + answer, moved, len(head)
+    moved = [replace(c, start=c.start + len(head), end=c.end + len(head)) if c.start >= at
+             else c for c in citations]
+    return text[:at] + head + text[at:], moved, at + len(head)
 
 
 def answer_part(text: str, facts_json: dict | None) -> str:

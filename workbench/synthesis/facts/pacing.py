@@ -83,12 +83,13 @@ def build(sources) -> Facts:
     words = sum(_words(c) for c, _, _ in spans)
     turns = _turns(spans)
     gaps = _gaps(spans)
+    mean_turn = sum(t["end"] - t["start"] for t in turns) / len(turns)
     facts.summary += [
         f"Length {duration(length)}, from {tag(spans[0][0].anchor)} to "
         f"{tag(spans[-1][0].anchor)}; {words} words, {words / (length / 60):.0f} words per "
         f"minute overall.",
-        f"{len(turns)} speaker turns, mean {sum(t['end'] - t['start'] for t in turns) / len(turns):.1f} s;"
-        f" {len(gaps)} silences longer than {pacing_metrics.GAP_S:.0f} s.",
+        f"{len(turns)} speaker turns, mean {mean_turn:.1f} s; {len(gaps)} silences longer "
+        f"than {pacing_metrics.GAP_S:.0f} s.",
     ]
     if estimated:
         facts.summary.append(f"Cue end times were not in the file; each was estimated at "
