@@ -3,9 +3,10 @@
 `plan()` loads the documents, runs the template's deterministic preparation (draft alignment,
 pacing metrics), packs the prompt and counts it against the backend's window. `run_synthesis()`
 then runs it whole, or as the map-reduce plan the caller chose, streaming through `progress`
-and checking `should_stop` between events and steps. The template's computed facts
-(synthesis/facts/) head the saved text and are kept, structured, in `extra["facts"]`. Finished steps go to a step store, so a
-job that is resumed reruns only what is missing. Thinking is kept apart from the answer.
+and checking `should_stop` between events and steps. Finished steps go to a step store, so a
+job that is resumed reruns only what is missing. Thinking is kept apart from the answer. The
+template's computed facts (synthesis/facts/) head the saved text and are kept, structured, in
+`extra["facts"]`.
 
 Does not know threads, job rows or the UI (workbench/jobs); talks to the library through its
 public methods and to the model through the Backend protocol.
@@ -24,8 +25,8 @@ from engine.errors import Cancelled
 from workbench.errors import BudgetExceeded, WorkbenchError
 from workbench.synthesis import citations as cite
 from workbench.synthesis import mapreduce, pacing_metrics, pricing
-from workbench.synthesis.facts import facts_for, prepend
 from workbench.synthesis.alignment import aligned_block
+from workbench.synthesis.facts import facts_for, prepend
 from workbench.synthesis.budget import Budget, Chunk, count_budget, plan_chunks, refuse
 from workbench.synthesis.mapreduce import StepResult
 from workbench.synthesis.packing import Packed, Source, pack
