@@ -70,6 +70,11 @@ def test_pacing_facts_from_real_timecodes(wb, testdocs):
     turns = sum(r[1] for r in facts.table("turn_lengths").rows)
     assert turns == sum(r[3] for r in speakers)
     assert facts.markers and all(m.start_s < m.end_s for m in facts.markers)
+    # the log stamps only starts: ends are estimated, so the radio silences show
+    assert any("estimated at 150 words per minute" in line for line in facts.summary)
+    gaps = facts.table("gaps").rows
+    assert gaps[0][0] == "[00:12:40]" and gaps[0][1] == "1 min 4 s"
+    assert cues[[c.anchor for c in cues].index("00:12:40") - 1].end_s == 760.0  # as imported
     anchors = {c.anchor for c in cues}
     assert {m.anchor for m in facts.markers} <= anchors
     line = facts.chart("pacing_timeline")

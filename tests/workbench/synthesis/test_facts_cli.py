@@ -86,12 +86,12 @@ def test_pacing_markers_export_as_srt_and_edl(wb, testdocs):
     assert len(blocks) == 1 + len(facts.markers)  # the model's note and every cut point
     assert blocks[0] == "1\n00:00:02,000 --> 00:00:06,000\nkeep the lift-off call"
     longest = max(facts.markers, key=lambda m: m.end_s - m.start_s)
-    assert longest.anchor == "00:09:38"  # P's 78 s turn, the longest of the flight
-    assert (f"00:09:38,000 --> 00:10:56,000\ncomputed: tighten P's 1 min 18 s turn at "
-            "[00:09:38]") in srt
+    assert longest.anchor == "00:12:40"  # the longest radio silence of the flight
+    assert ("--> 00:12:40,000\ncomputed: cut the 1 min 4 s silence before [00:12:40]"
+            in srt)
     edl = export(art, "edl")
     assert edl.startswith("TITLE: Interview pacing notes\nFCM: NON-DROP FRAME\n")
-    assert "00:09:38:00 00:10:56:00 00:09:38:00 00:10:56:00" in edl
+    assert "00:12:40:00 00:11:36:" in edl  # event ends at the cue, record in starts again
     assert edl.count("* COMMENT: ") == len(blocks)
     csv_text = export(art, "csv")
     assert "Suggested cut points\nat,in (s),out (s),why\n" in csv_text

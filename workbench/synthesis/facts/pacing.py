@@ -6,11 +6,17 @@ Cut points are the longest silences (cut or tighten the dead air between two cue
 longest single-speaker turns (candidates to trim); they are suggestions by rule, which the
 model's `## Suggested cuts` may refine.
 
+A log that stamps only when each utterance starts (the NASA transcripts, plain-text
+interviews) is imported with every cue ending where the next one starts, which hides every
+silence and stretches every turn; when nearly all cues end exactly on the next start, the ends
+are estimated instead (pacing_metrics.ASSUMED_WPM) and the facts say so.
+
 Does not know the model; cue timing comes from pacing_metrics.cue_spans.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import replace
 
 from workbench.synthesis import pacing_metrics
 from workbench.synthesis.facts.model import Chart, Facts, Marker, Table, duration, tag
@@ -19,6 +25,7 @@ TOP = 5
 TURN_BUCKETS = ((0, 5), (5, 15), (15, 30), (30, 60), (60, None))
 MONOLOGUE_S = 30.0  # a turn this long is a candidate to trim
 CHART_POINTS = 24
+STAMPED_SHARE = 0.9  # this share of cues ending on the next start: only starts were stamped
 
 
 def _who(cue) -> str:
@@ -30,9 +37,11 @@ def _words(cue) -> int:
 
 
 def _turns(spans) -> list[dict]:
+    """Runs of one speaker's cues; a silence longer than GAP_S ends a turn too."""
     turns: list[dict] = []
     for c, s, e in spans:
-        if turns and turns[-1]["speaker"] == _who(c):
+        if (turns and turns[-1]["speaker"] == _who(c)
+                and s - turns[-1]["end"] <= pacing_metrics.GAP_S):
             turns[-1].update(end=e, words=turns[-1]["words"] + _words(c))
         else:
             turns.append({"speaker": _who(c), "start": s, "end": e, "words": _words(c),
@@ -72,9 +81,21 @@ def _timeline(spans, start: float, length: float) -> tuple[list[list], list[dict
     return rows, points
 
 
+def starts_only(cues) -> bool:
+    """Whether the cues' ends are just the next cue's start (a log stamping starts only)."""
+    cues = sorted((c for c in cues if c.start_s is not None), key=lambda c: c.start_s)
+    if len(cues) < 3:
+        return False
+    joined = sum(1 for a, b in zip(cues, cues[1:]) if a.end_s == b.start_s)
+    return joined >= STAMPED_SHARE * (len(cues) - 1)
+
+
 def build(sources) -> Facts:
     facts = Facts("pacing")
-    spans, estimated = pacing_metrics.cue_spans([s for src in sources for s in src.sections])
+    cues = [s for src in sources for s in src.sections if s.start_s is not None]
+    if starts_only(cues):
+        cues = [replace(c, end_s=None) for c in cues]
+    spans, estimated = pacing_metrics.cue_spans(cues)
     if not spans:
         facts.summary.append("No timecoded cues were found, so there are no pacing facts.")
         return facts
