@@ -119,16 +119,18 @@ class CompareMixin:
             store.close()
 
     def comparison_json(self, comparison_id: int, with_text: bool = False) -> dict:
-        """The comparison as `compare` returned it (plus each answer's text if asked)."""
+        """The comparison as `compare` returned it (plus each model's answer text if asked)."""
         comp = self.comparison(comparison_id)
         rows = [dict(r) for r in comp.rows]
-        if with_text:
+        if with_text:  # each model's own answer; the facts they share come once, below
             for r in rows:
-                r["text"] = self.artifact(r["artifact_id"]).text if r["artifact_id"] else ""
+                art = self.artifact(r["artifact_id"]) if r["artifact_id"] else None
+                r["text"] = answer_part(art.text, art.extra.get("facts")) if art else ""
         return {"comparison_id": comp.id, "project_id": comp.project_id,
                 "task": comp.request.get("task"), "prompt": comp.request.get("prompt"),
-                "rows": rows, "votes": [{"winner": v.winner, "winner_model": v.winner_model,
-                                         "note": v.note} for v in comp.votes]}
+                "rows": rows, "facts": self.comparison_facts(comp.id),
+                "votes": [{"winner": v.winner, "winner_model": v.winner_model,
+                           "note": v.note} for v in comp.votes]}
 
     def _mask_names(self, comp) -> list[str]:
         from engine.models import RETIRED

@@ -308,7 +308,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
                              c.reason, c.start + offset, c.end + offset)
                for c in cite.check(answer, p.sections)]
     text, checked, answer_start = prepend(facts, text, checked, at=offset)
-    extra["facts"] = {**facts.to_json(), "answer_start": answer_start}
+    extra["facts"] = {**facts.to_json(), "facts_start": offset, "answer_start": answer_start}
     prompt_tokens = sum(s.prompt_tokens for s in done)
     completion = sum(s.completion_tokens for s in done)
     cached = sum(s.cached_tokens for s in done)

@@ -11,11 +11,11 @@ a browser. Does not know SQL, prompts or ratings.
 from __future__ import annotations
 
 import html
-from dataclasses import replace
 
 import pandas as pd
 
 from workbench.synthesis.citations import Citation
+from workbench.ui.facts_views import model_answer
 from workbench.ui.tab_synthesize import answer_html
 
 MAX_COLUMNS = 4
@@ -59,15 +59,6 @@ def _citations(art) -> list[Citation]:
             for c in art.citations]
 
 
-def model_answer(art) -> tuple[str, list[Citation]]:
-    """The model's own answer and its citations, without the computed facts in front (the
-    tab shows those once, above the columns)."""
-    start = (art.extra.get("facts") or {}).get("answer_start") or 0
-    cites = [replace(c, start=c.start - start, end=c.end - start)
-             for c in _citations(art) if c.start >= start]
-    return art.text[start:], cites
-
-
 def open_columns(wb, data: dict) -> list[str]:
     """One block per model: its name, answer (citations linked) and figures."""
     out = []
@@ -75,7 +66,7 @@ def open_columns(wb, data: dict) -> list[str]:
         body = ""
         if r.get("artifact_id"):
             art = wb.artifact(r["artifact_id"])
-            text, cites = model_answer(art)
+            text, cites = model_answer(art, _citations(art))
             body = _scoped(answer_html(text, cites, wb.sections), i)
         out.append(f"<h3>{html.escape(r['model'])}</h3>{body}<hr>{figures(r)}")
     return pad(out)

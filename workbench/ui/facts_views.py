@@ -9,12 +9,12 @@ to place the components. Does not know SQL or how the facts are computed.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import gradio as gr
 import pandas as pd
 
-from workbench.synthesis.facts import Facts
+from workbench.synthesis.facts import Facts, facts_span
 
 
 def facts_html(facts: Facts | None) -> str:
@@ -35,6 +35,16 @@ def facts_html(facts: Facts | None) -> str:
             out.append("<p>(none)</p>")
         out.append("</details>")
     return "".join(out) + "</div>"
+
+
+def model_answer(art, citations) -> tuple[str, list]:
+    """The saved text without the computed facts (the panel shows those as tables): the
+    model's answer, after a map-reduce note if there is one, with its citations moved along."""
+    start, end = facts_span(art.extra.get("facts"))
+    cut = end - start
+    moved = [c if c.start < start else replace(c, start=c.start - cut, end=c.end - cut)
+             for c in citations if not start <= c.start < end]
+    return art.text[:start] + art.text[end:], moved
 
 
 def chart_frame(facts: Facts | None, name: str) -> pd.DataFrame | None:

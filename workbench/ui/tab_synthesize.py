@@ -183,8 +183,8 @@ def build(ctx: AppContext) -> None:
             cancel = gr.Button("Cancel", variant="stop", elem_id="lh-syn-cancel")
         budget = gr.HTML(elem_id="lh-syn-budget")
         status = gr.Markdown(elem_id="lh-syn-status")
-        output = gr.HTML(elem_id="lh-syn-output")
         facts = facts_views.panel("lh-syn")  # tables and charts computed by code, not the model
+        output = gr.HTML(elem_id="lh-syn-output")
         job_id = gr.State(None)
         artifacts = gr.Dataframe(headers=["ID", "Template", "Model", "Strategy", "Tokens in",
                                           "Tokens out", "Seconds", "Verified citations"],
@@ -253,7 +253,7 @@ def build(ctx: AppContext) -> None:
         yield (job.id, f"job {job.id}: done · {a.strategy} · {a.prompt_tokens:,} tokens in, "
                f"{a.completion_tokens:,} out · {a.seconds:.1f} s · {cache_line(a)} · "
                f"at API prices: {usd}",
-               answer_html(a.text, ans.citations, wb.sections), rows(p))
+               answer_html(*facts_views.model_answer(a, ans.citations), wb.sections), rows(p))
 
     @friendly("Cancel", 1)
     def stop(jid):

@@ -44,6 +44,11 @@ def test_compare_shows_the_facts_once_and_columns_without_them(data_dir: Path,
     hidden = tab_compare.view(wb, data["comparison_id"], blind=True)
     assert all(HEADING not in col for col in hidden)
 
+    md = wb.export_comparison(data["comparison_id"], "md")
+    assert md.count(HEADING) == 1 and md.index(HEADING) < md.index("## qwen-like")
+    assert "| BOB | 16 | 2 | [Sc. 1] |" in md
+    assert wb.comparison_json(data["comparison_id"])["facts"] == data["facts"]
+
     page, bar, line = facts_views.values(facts)
     assert page.count('class="lh-facts-table"') == len(facts.tables)
     assert "<td>BOB</td><td>16</td><td>2</td><td>[Sc. 1]</td>" in page

@@ -3,12 +3,15 @@ transcript and the SPECTER paper, a v1/v2 draft pair built by editing the real s
 every anchor in the facts verified by the citation checker."""
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from synthesis_docs import CYBER_BOB, MR3_ATG
 
 from workbench.synthesis import citations as cite
-from workbench.synthesis.facts import HEADING, Facts, facts_for, prepend
+from workbench.synthesis.facts import HEADING, Facts, answer_part, facts_for, prepend
 from workbench.synthesis.runner import SynthesisRequest, load_sources
 from workbench.synthesis.templates import get_template
+from workbench.ui.facts_views import model_answer
 
 SPECTER = "pdfs/allenai__s2orc-doc2json/2020.acl-main.207.pdf"
 
@@ -135,5 +138,14 @@ def test_prepend_moves_the_answer_citations_with_the_text(wb, testdocs):
     text, moved, start = prepend(facts, answer, checked)
     assert text.startswith(HEADING) and text[start:] == answer
     assert [text[c.start:c.end] for c in moved] == ["Sc. 2"] and moved[0].verified
+    note = "*Map-reduced: the documents did not fit, so notes on 2 parts.*\n\n"
+    checked = cite.check(note + answer, {res.document.id: list(sources[0].sections)})
+    text, moved, start = prepend(facts, note + answer, checked, at=len(note))
+    assert text.startswith(note + HEADING) and text[start:] == answer  # the note stays first
+    saved = {**facts.to_json(), "facts_start": len(note), "answer_start": start}
+    assert answer_part(text, saved) == note + answer and answer_part(answer, None) == answer
+    art = SimpleNamespace(text=text, extra={"facts": saved})
+    shown, back = model_answer(art, moved)
+    assert shown == note + answer and [shown[c.start:c.end] for c in back] == ["Sc. 2"]
     again = Facts.from_json(facts.to_json())
     assert again.to_markdown() == facts.to_markdown() and again.to_csv() == facts.to_csv()

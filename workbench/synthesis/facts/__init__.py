@@ -21,7 +21,7 @@ from workbench.synthesis.facts.model import (ANSWER_HEADING, HEADING, Chart, Fac
                                              Table, tag)
 
 __all__ = ["ANSWER_HEADING", "HEADING", "Chart", "Facts", "Marker", "Table", "answer_part",
-           "facts_for", "prepend"]
+           "facts_for", "facts_span", "prepend"]
 
 
 def _documents(sources) -> Facts:
@@ -67,11 +67,17 @@ def prepend(facts: Facts, text: str, citations: Sequence,
     return text[:at] + head + text[at:], moved, at + len(head)
 
 
-def answer_part(text: str, facts_json: dict | None) -> str:
-    """The model's answer without the facts in front of it (for exports that read the
-    answer, e.g. the timecoded notes of a pacing job)."""
-    start = (facts_json or {}).get("answer_start")
-    if start is None:
-        return text
-    return text[start:]
+def facts_span(facts_json: dict | None) -> tuple[int, int]:
+    """Where the facts block (heading to the answer's heading) lies in the saved text; (0, 0)
+    for an answer saved without facts."""
+    end = (facts_json or {}).get("answer_start")
+    if end is None:
+        return 0, 0
+    return (facts_json or {}).get("facts_start", 0), end
 
+
+def answer_part(text: str, facts_json: dict | None) -> str:
+    """The saved text without the facts block: the model's answer (after a map-reduce note,
+    if there is one), for exports and views that read the answer, e.g. pacing notes."""
+    start, end = facts_span(facts_json)
+    return text[:start] + text[end:]
