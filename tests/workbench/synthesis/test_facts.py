@@ -11,6 +11,7 @@ from workbench.synthesis import citations as cite
 from workbench.synthesis.facts import HEADING, Facts, answer_part, facts_for, prepend
 from workbench.synthesis.runner import SynthesisRequest, load_sources
 from workbench.synthesis.templates import get_template
+from workbench.ui import facts_views
 from workbench.ui.facts_views import model_answer
 
 SPECTER = "pdfs/allenai__s2orc-doc2json/2020.acl-main.207.pdf"
@@ -83,6 +84,8 @@ def test_pacing_facts_from_real_timecodes(wb, testdocs):
     line = facts.chart("pacing_timeline")
     assert line.kind == "line" and {p["speaker"] for p in line.rows} >= {"all", "P", "CC"}
     assert "words per minute overall" in facts.summary[0]
+    html_page, bar, plot = facts_views.values(facts)  # the UI draws the timeline, no bars
+    assert plot.visible and not bar.visible and "Longest silences" in html_page
     assert _all_verified(facts, sources) >= 20
 
 
