@@ -44,12 +44,14 @@ def build(sources) -> Facts:
     scenes_all = []
     for src in sources:
         scenes = scenes_of(src.sections)
+        if not scenes and src.kind != "screenplay":
+            continue  # notes or a reference beside the script: no coverage line of its own
         pages, estimated = _pages(src)
-        about = "estimated " if estimated else ""
+        how = " (estimated from standard layout)" if estimated else ""
         facts.summary += [
             f"{src.title}: logline: _(not computed: write it, or take the answer's Premise)_",
-            f"{src.title}: {len(scenes)} scenes; {pages:.1f} pages ({about}count); "
-            f"{about}runtime about {max(1, round(pages))} min (one page a minute).",
+            f"{src.title}: {len(scenes)} scenes; {pages:.1f} pages{how}; runtime about "
+            f"{max(1, round(pages))} min (a page a minute).",
         ]
         scenes_all += scenes
     if not scenes_all:
