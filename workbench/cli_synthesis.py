@@ -54,9 +54,10 @@ def add_commands(command) -> None:
     add_placement_flags(p)
     p = command("cancel-job", cmd_cancel_job, "ask a running job to stop")
     p.add_argument("job_id", type=int)
-    p = command("export-artifact", cmd_export_artifact, "write an artifact as md, csv or srt")
+    p = command("export-artifact", cmd_export_artifact,
+                "write an artifact as md, csv (facts tables) or srt/edl (pacing markers)")
     p.add_argument("artifact_id", type=int)
-    p.add_argument("--format", choices=("md", "csv", "srt"), default="md")
+    p.add_argument("--format", choices=("md", "csv", "srt", "edl"), default="md")
     p.add_argument("--out", type=Path, default=None, help="write it to this file")
     p.add_argument("--force", action="store_true", help="replace --out if it exists")
 
@@ -93,6 +94,7 @@ def _result(wb, answer) -> tuple[dict, str]:
         "seconds": round(art.seconds, 3), "ttft_s": art.extra.get("ttft_s"),
         "engine": art.extra.get("engine"),
         "citations": [c.as_json() for c in unique(answer.citations)],
+        "facts": art.extra.get("facts"),
         "artifact_id": art.id,
     }
     bad = [c for c in answer.citations if not c.verified]

@@ -1,6 +1,7 @@
 """The Synthesize tab in a real browser against the real app: import a screenplay, open
 Synthesize, see the budget bar, run a coverage job, watch its text stream in, see the artifact
-listed and its citations linked to their passages."""
+listed, its citations linked to their passages, and the computed facts as a table and a
+character-dialogue bar chart."""
 from __future__ import annotations
 
 
@@ -52,6 +53,11 @@ def test_run_a_coverage_job_and_watch_it_stream(browser, running_app, testdocs):
     assert seen, "no partial text was shown before the job finished"
     assert len(seen[0]) < len(final)  # text streamed in: the first view was a part of it
     expect(page.locator("#lh-syn-artifacts")).to_contain_text("Screenplay coverage")
+    facts = page.locator("#lh-syn-facts")  # computed by code, beside the model's answer
+    expect(facts).to_contain_text("Characters by dialogue blocks", timeout=TIMEOUT_MS)
+    expect(facts.locator("tr", has_text="BOB").first).to_contain_text("16")
+    expect(page.locator("#lh-syn-facts-bar").locator("canvas, svg").first).to_be_visible(
+        timeout=TIMEOUT_MS)
     links = page.locator("#lh-answer a.lh-cite")
     for i in range(links.count()):
         target = links.nth(i).get_attribute("href")

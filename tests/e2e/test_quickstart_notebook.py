@@ -28,3 +28,5 @@ def test_quickstart_notebook_runs_top_to_bottom(testdocs):
     assert outputs[3].strip()
     assert "smollm2" in outputs[4] and "whole" in outputs[4] and "DeepSeek V4-Flash" in outputs[4]
     assert outputs[5].startswith("[1]") and "# Screenplay coverage" in outputs[5]
+    assert "## Facts (computed by Longhand)" in outputs[3]
+    assert "['BOB', 16, 2, '[Sc. 1]']" in outputs[6]  # the computed facts, as a table

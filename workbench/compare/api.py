@@ -5,7 +5,8 @@ files editing each other. Each model runs through `self.synthesize` (the very pa
 `synthesize` command takes: same template, same packing, its own job and artifact), one after
 another; a model that fails (a remote that is down, a job that does not fit) gives a row with
 an `error`, and the others still run. The comparison (figure rows, a blind order drawn once)
-is stored through workbench/library/comparisons_store.py.
+is stored through workbench/library/comparisons_store.py. The computed facts are the same for
+every model, so they are returned once (`facts`) and left out of the blind answers.
 Does not know SQL, argparse or Gradio.
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Callable, Sequence
 from workbench.compare.masking import mask
 from workbench.compare.ratings import leaderboard
 from workbench.errors import WorkbenchError
+from workbench.synthesis.facts import answer_part
 
 VERDICTS = ("tie", "both-bad")
 
@@ -95,7 +97,15 @@ class CompareMixin:
             saved = store.save(info.id, request, rows, order)
         finally:
             store.close()
-        return {"comparison_id": saved.id, "project": info.name, "task": task, "rows": rows}
+        return {"comparison_id": saved.id, "project": info.name, "task": task, "rows": rows,
+                "facts": self.comparison_facts(saved.id)}
+
+    def comparison_facts(self, comparison_id: int) -> dict | None:
+        """The computed facts of the compared job, once: they come from the documents by code,
+        so every model's answer carries the same (taken from the first stored answer)."""
+        comp = self.comparison(comparison_id)
+        first = next((r["artifact_id"] for r in comp.rows if r.get("artifact_id")), None)
+        return None if first is None else self.artifact(first).extra.get("facts")
 
     def comparison(self, comparison_id: int):
         store = self._comparisons()
@@ -105,16 +115,18 @@ class CompareMixin:
             store.close()
 
     def comparison_json(self, comparison_id: int, with_text: bool = False) -> dict:
-        """The comparison as `compare` returned it (plus each answer's text if asked)."""
+        """The comparison as `compare` returned it (plus each model's answer text if asked)."""
         comp = self.comparison(comparison_id)
         rows = [dict(r) for r in comp.rows]
-        if with_text:
+        if with_text:  # each model's own answer; the facts they share come once, below
             for r in rows:
-                r["text"] = self.artifact(r["artifact_id"]).text if r["artifact_id"] else ""
+                art = self.artifact(r["artifact_id"]) if r["artifact_id"] else None
+                r["text"] = answer_part(art.text, art.extra.get("facts")) if art else ""
         return {"comparison_id": comp.id, "project_id": comp.project_id,
                 "task": comp.request.get("task"), "prompt": comp.request.get("prompt"),
-                "rows": rows, "votes": [{"winner": v.winner, "winner_model": v.winner_model,
-                                         "note": v.note} for v in comp.votes]}
+                "rows": rows, "facts": self.comparison_facts(comp.id),
+                "votes": [{"winner": v.winner, "winner_model": v.winner_model,
+                           "note": v.note} for v in comp.votes]}
 
     def _mask_names(self, comp) -> list[str]:
         from engine.models import RETIRED
@@ -135,9 +147,10 @@ class CompareMixin:
         comp = self.comparison(comparison_id)
         by_model = {r["model"]: r for r in comp.rows}
         names = self._mask_names(comp)
-        answers = [{"label": label, "text": mask(self.artifact(
-                        by_model[m]["artifact_id"]).text, names)}
-                   for label, m in zip(_labels(len(comp.order)), comp.order)]
+        arts = [self.artifact(by_model[m]["artifact_id"]) for m in comp.order]
+        answers = [{"label": label, "text": mask(answer_part(a.text, a.extra.get("facts")),
+                                                 names)}
+                   for label, a in zip(_labels(len(comp.order)), arts)]
         return {"comparison_id": comp.id, "task": comp.request.get("task"),
                 "prompt": mask(comp.request.get("prompt") or "", names),
                 "answers": answers, "votes": len(comp.votes)}

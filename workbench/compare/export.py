@@ -1,6 +1,7 @@
 """A stored comparison as Markdown, CSV or JSON text: `render(data, fmt)`.
 
-Markdown: the figure table, then each model's answer under its name. CSV: one line per model
+Markdown: the figure table, the computed facts once (they do not depend on the model), then
+each model's answer under its name. CSV: one line per model
 with the figures (cost as one column per API price) and the answer text. JSON: the data as is.
 Does not know where the text is written (the facade passes it to the library's safe write).
 """
@@ -9,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+
+from workbench.synthesis.facts import Facts
 
 FORMATS = ("md", "csv", "json")
 FIGURES = ("model", "seconds", "ttft_s", "tokens_per_s", "prompt_tokens", "cached_tokens",
@@ -35,6 +38,9 @@ def _markdown(data: dict) -> str:
         usd = (r.get("cost") or {}).get("usd") or {}
         lines.append("| " + " | ".join([*(_cell(r.get(k)) for k in FIGURES),
                                         *(_cell(usd.get(p)) for p in prices)]) + " |")
+    facts = Facts.from_json(data.get("facts"))
+    if facts is not None:  # the same for every model: once, before the answers
+        lines += ["", facts.to_markdown().rstrip()]
     for r in rows:
         lines += ["", f"## {r['model']}", "", r.get("text") or f"_error: {r.get('error')}_"]
     for v in data.get("votes", []):

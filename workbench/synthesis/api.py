@@ -156,7 +156,7 @@ class SynthesisMixin:
 
     def export_artifact(self, artifact_id: int, fmt: str = "md", out: str | Path | None = None,
                         overwrite: bool = False) -> str:
-        """The artifact as md, csv or srt text; also written to `out` if given (an existing
+        """The artifact as md, csv, srt or edl text; also written to `out` if given (an existing
         file only with `overwrite`, the library's own files never)."""
         from workbench.jobs.exports import export
 
@@ -167,10 +167,18 @@ class SynthesisMixin:
 
 
 class Answer:
-    """A finished synthesis: `text`, `citations` (Citation objects), the stored `artifact`."""
+    """A finished synthesis: `text` (the computed facts, then the model's answer), `citations`
+    (Citation objects), `facts` (tables and chart data), the stored `artifact`."""
 
     def __init__(self, text, citations, artifact, job):
         self.text, self.citations, self.artifact, self.job = text, citations, artifact, job
+
+    @property
+    def facts(self):
+        """The computed facts (workbench.synthesis.facts.Facts), or None for an old artifact."""
+        from workbench.synthesis.facts import Facts
+
+        return Facts.from_json(self.artifact.extra.get("facts"))
 
     @property
     def verified(self) -> list:

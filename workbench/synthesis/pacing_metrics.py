@@ -71,10 +71,9 @@ def _words(text: str) -> int:
     return len((text or "").split())
 
 
-def compute(sections: Sequence) -> PacingMetrics:
+def cue_spans(sections: Sequence) -> tuple[list[tuple], bool]:
+    """([(cue, start_s, end_s)] in time order, whether any end time was estimated)."""
     cues = sorted((s for s in sections if s.start_s is not None), key=lambda s: s.start_s)
-    if not cues:
-        return PacingMetrics(0.0, 0, 0.0, False)
     estimated = False
     spans = []
     for i, c in enumerate(cues):
@@ -85,6 +84,13 @@ def compute(sections: Sequence) -> PacingMetrics:
             if i + 1 < len(cues):
                 end = min(end, cues[i + 1].start_s)
         spans.append((c, c.start_s, max(end, c.start_s)))
+    return spans, estimated
+
+
+def compute(sections: Sequence) -> PacingMetrics:
+    spans, estimated = cue_spans(sections)
+    if not spans:
+        return PacingMetrics(0.0, 0, 0.0, False)
     start, stop = spans[0][1], max(e for _, _, e in spans)
     duration = max(stop - start, 1e-9)
     total_words = sum(_words(c.text) for c, _, _ in spans)

@@ -4,7 +4,9 @@
 pacing metrics), packs the prompt and counts it against the backend's window. `run_synthesis()`
 then runs it whole, or as the map-reduce plan the caller chose, streaming through `progress`
 and checking `should_stop` between events and steps. Finished steps go to a step store, so a
-job that is resumed reruns only what is missing. Thinking is kept apart from the answer.
+job that is resumed reruns only what is missing. Thinking is kept apart from the answer. The
+template's computed facts (synthesis/facts/) head the saved text and are kept, structured, in
+`extra["facts"]`.
 
 Does not know threads, job rows or the UI (workbench/jobs); talks to the library through its
 public methods and to the model through the Backend protocol.
@@ -24,6 +26,7 @@ from workbench.errors import BudgetExceeded, WorkbenchError
 from workbench.synthesis import citations as cite
 from workbench.synthesis import mapreduce, pacing_metrics, pricing
 from workbench.synthesis.alignment import aligned_block
+from workbench.synthesis.facts import facts_for, prepend
 from workbench.synthesis.budget import Budget, Chunk, count_budget, plan_chunks, refuse
 from workbench.synthesis.mapreduce import StepResult
 from workbench.synthesis.packing import Packed, Source, pack
@@ -137,6 +140,7 @@ class SynthesisResult:
             "seconds": round(self.seconds, 3), "ttft_s": self.ttft_s,
             "engine": self.extra.get("engine"),
             "citations": [c.as_json() for c in cite.unique(self.citations)],
+            "facts": self.extra.get("facts"),
             "artifact_id": artifact_id,
         }
 
@@ -282,6 +286,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
         return res
 
     extra = {**p.extra, "engine": describe(backend)}  # what ran it, for the artifact
+    facts = facts_for(p.template.name, p.sources)  # before the model: a bug here loses nothing
     if strategy == "whole":
         res = run_step("final", "answer", p.packed.messages, p.reserved_output, "whole", 1, 1)
         text, done = res.text.strip(), [res]
@@ -302,6 +307,8 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
     checked = [cite.Citation(c.anchor, c.document_id, c.verified, c.section_id, c.quote,
                              c.reason, c.start + offset, c.end + offset)
                for c in cite.check(answer, p.sections)]
+    text, checked, answer_start = prepend(facts, text, checked, at=offset)
+    extra["facts"] = {**facts.to_json(), "facts_start": offset, "answer_start": answer_start}
     prompt_tokens = sum(s.prompt_tokens for s in done)
     completion = sum(s.completion_tokens for s in done)
     cached = sum(s.cached_tokens for s in done)

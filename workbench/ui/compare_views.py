@@ -3,7 +3,8 @@ blind (A/B/..., masked text only) and the leaderboard frame.
 
 Citations are rendered by the Synthesize tab's `answer_html` (verified anchors link to their
 passage, listed below the answer); each column's ids get a `c{N}-` prefix so two columns citing
-the same passage do not share an id. Blind columns show no citations: they are drawn from the
+the same passage do not share an id. Columns show each model's answer without the computed
+facts, which the tab shows once. Blind columns show no citations: they are drawn from the
 unmasked text, whose positions the masked text no longer has. Plain functions, tested without
 a browser. Does not know SQL, prompts or ratings.
 """
@@ -14,6 +15,7 @@ import html
 import pandas as pd
 
 from workbench.synthesis.citations import Citation
+from workbench.ui.facts_views import model_answer
 from workbench.ui.tab_synthesize import answer_html
 
 MAX_COLUMNS = 4
@@ -64,7 +66,8 @@ def open_columns(wb, data: dict) -> list[str]:
         body = ""
         if r.get("artifact_id"):
             art = wb.artifact(r["artifact_id"])
-            body = _scoped(answer_html(art.text, _citations(art), wb.sections), i)
+            text, cites = model_answer(art, _citations(art))
+            body = _scoped(answer_html(text, cites, wb.sections), i)
         out.append(f"<h3>{html.escape(r['model'])}</h3>{body}<hr>{figures(r)}")
     return pad(out)
 

@@ -1,6 +1,6 @@
 """The Compare tab: run the same job on several models, read the answers side by side with
-each model's figures under its column, switch to blind (A/B/..., names masked), vote, and see
-the project's leaderboard.
+each model's figures under its column and the computed facts once above them, switch to
+blind (A/B/..., names masked), vote, and see the project's leaderboard.
 
 Handlers are thin and call the facade (workbench/compare/api.py); the column views are plain
 functions (workbench/ui/compare_views.py; citations clickable in the open view) tested
@@ -21,7 +21,9 @@ from engine.errors import EngineError
 
 from workbench.context import AppContext
 from workbench.errors import WorkbenchError
+from workbench.synthesis.facts import Facts
 from workbench.synthesis.templates import TEMPLATES
+from workbench.ui import facts_views
 from workbench.ui.compare_stream import LiveColumns
 from workbench.ui.compare_views import BOARD_HEADERS, MAX_COLUMNS, board_frame, view
 from workbench.ui.feedback import friendly
@@ -52,6 +54,7 @@ def build(ctx: AppContext) -> None:
             blind = gr.Checkbox(label="Blind", value=True, elem_id="lh-compare-blind")
         comparison = gr.State(None)
         status = gr.Markdown(elem_id="lh-compare-status")
+        facts = facts_views.panel("lh-compare")  # once: the same for every model
         with gr.Row():
             cols = [gr.HTML(elem_id=f"lh-compare-col-{i}") for i in range(MAX_COLUMNS)]
         with gr.Row():
@@ -128,7 +131,9 @@ def build(ctx: AppContext) -> None:
 
     refresh.click(choices, project, [project, models])
     run.click(run_compare, [project, models, task, prompt, tokens, blind],
-              [comparison, status, *cols])
+              [comparison, status, *cols]).then(
+        lambda cid: facts_views.values(None if cid is None else Facts.from_json(
+            wb.comparison_facts(cid))), comparison, facts.outputs)
     blind.change(switch, [comparison, blind], cols)
     vote.click(cast, [comparison, winner, note, project], [status, blind, board, *cols])
 

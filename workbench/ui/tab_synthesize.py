@@ -3,7 +3,8 @@ budget as a bar of the model's window -- beside it the latest trust-check score 
 for the project, and a warning when the job is as long as a region where the check found too
 little -- optionally pick one of the project's finished LoRA adapters (`base+adapter`, run on
 a copy of the base with it attached), run the job in the background with its text streaming
-in, read the citations (each verified one links to its source passage), browse past artifacts.
+in, read the citations (each verified one links to its source passage) and the computed facts
+(tables and charts, workbench/ui/facts_views.py), browse past artifacts.
 
 The job runs in a JobManager thread with its state in SQLite: closing the browser does not
 stop it, and there is no request to time out; this tab only polls the job row.
@@ -20,6 +21,7 @@ import gradio as gr
 from workbench.context import AppContext
 from workbench.engine_control import model_names
 from workbench.synthesis.templates import TEMPLATES
+from workbench.ui import facts_views
 from workbench.ui.feedback import friendly
 
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
@@ -181,6 +183,7 @@ def build(ctx: AppContext) -> None:
             cancel = gr.Button("Cancel", variant="stop", elem_id="lh-syn-cancel")
         budget = gr.HTML(elem_id="lh-syn-budget")
         status = gr.Markdown(elem_id="lh-syn-status")
+        facts = facts_views.panel("lh-syn")  # tables and charts computed by code, not the model
         output = gr.HTML(elem_id="lh-syn-output")
         job_id = gr.State(None)
         artifacts = gr.Dataframe(headers=["ID", "Template", "Model", "Strategy", "Tokens in",
@@ -189,7 +192,7 @@ def build(ctx: AppContext) -> None:
                                  elem_id="lh-syn-artifacts")
         with gr.Row():
             art_id = gr.Number(label="Artifact", precision=0)
-            fmt = gr.Radio(["md", "csv", "srt"], value="md", label="Export as")
+            fmt = gr.Radio(["md", "csv", "srt", "edl"], value="md", label="Export as")
             show = gr.Button("Show / export")
         exported = gr.Code(label="Export", language="markdown")
 
@@ -250,7 +253,7 @@ def build(ctx: AppContext) -> None:
         yield (job.id, f"job {job.id}: done · {a.strategy} · {a.prompt_tokens:,} tokens in, "
                f"{a.completion_tokens:,} out · {a.seconds:.1f} s · {cache_line(a)} · "
                f"at API prices: {usd}",
-               answer_html(a.text, ans.citations, wb.sections), rows(p))
+               answer_html(*facts_views.model_answer(a, ans.citations), wb.sections), rows(p))
 
     @friendly("Cancel", 1)
     def stop(jid):
@@ -270,9 +273,11 @@ def build(ctx: AppContext) -> None:
     project.change(adapters_for, [project, model], adapter)
     model.change(adapters_for, [project, model], adapter)
     check.click(show_budget, inputs, budget)
-    run.click(start, inputs, [job_id, status, output, artifacts])
+    run.click(start, inputs, [job_id, status, output, artifacts]).then(
+        lambda jid: facts_views.of_job(wb, jid), job_id, facts.outputs)
     cancel.click(stop, job_id, status)
-    show.click(do_export, [art_id, fmt], exported)
+    show.click(do_export, [art_id, fmt], exported).success(
+        lambda aid: facts_views.of_artifact(wb, aid), art_id, facts.outputs)
 
 
 def _resume_orphans(ctx: AppContext) -> None:

@@ -20,7 +20,9 @@ def test_coverage_runs_whole_and_cites_real_scenes(wb, testdocs, backend):
     phases = [p.phase for p in seen]
     assert phases.index("prefill") < phases.index("generating") < phases.index("done")
     streamed = "".join(p.delta for p in seen)
-    assert streamed.strip() == answer.text and answer.text
+    assert streamed.strip() and answer.text.endswith(streamed.strip())
+    assert answer.text.startswith("## Facts (computed by Longhand)")
+    assert answer.facts.table("scenes").rows[0][0] == "[Sc. 1]"
 
     art = answer.artifact
     assert art.strategy == "whole" and art.task == "coverage"
