@@ -4,6 +4,8 @@ Owns the swap, PEFT-style, of module *instances* in a loaded `DeepseekV4ForCausa
 (verified against transformers 5.23.0, the pin in requirements.txt):
 - every `self_attn` becomes a `FastV4Attention` (engine/v4_attention.py),
 - every `mlp.experts` becomes a `FusedV4Experts` (grouped MoE kernel, hash-routed layers too),
+  except native FP4 experts (engine/native: `Fp4Experts`, or placed ones from
+  engine/expert_offload.py), which already compute from the packed bytes,
 - `model.model` becomes a `FastV4Model`: the same embeddings, decoder layers, mHC head and norm,
   run by engine/v4_layer.py (fused norms and mHC math, bitwise transformers'), no dense mask,
   a `V4Cache`, and long prompts fed in chunks (exact: chunked prefill
@@ -19,6 +21,7 @@ from transformers.modeling_outputs import MoeModelOutputWithPast
 
 from engine.allocator import retain_freed_memory
 from engine.kernels import dispatch
+from engine.native.modules import Fp4Experts
 from engine.v4_attention import FastV4Attention
 from engine.v4_cache import V4Cache, adopt
 from engine.v4_layer import rms_norm, run_layer
@@ -137,7 +140,8 @@ def apply_fast_v4(model: nn.Module, backend: str | None = None,
         raise ValueError(f"apply_fast_v4 needs a deepseek_v4 model, got {model.config.model_type}")
     for layer in base.layers:
         layer.self_attn = FastV4Attention(layer.self_attn, backend)
-        layer.mlp.experts = FusedV4Experts(layer.mlp.experts, backend)
+        if not isinstance(layer.mlp.experts, Fp4Experts):  # native FP4 experts run themselves
+            layer.mlp.experts = FusedV4Experts(layer.mlp.experts, backend)
     model.model = FastV4Model(base, prefill_chunk)
     model.register_forward_pre_hook(_note_logits_to_keep, with_kwargs=True)
     retain_freed_memory()

@@ -3,7 +3,10 @@
 Why: every local backend starts here, and the UI's status panel shows what happened (cold or
 cached path, where the weights went, how much memory they hold, the window, the dtype).
 GGUF files are converted once into a cached safetensors folder (engine/embedded.py) because
-reading a GGUF through transformers is slow; DeepSeek-V4 folders go to `engine.loading_v4`.
+reading a GGUF through transformers is slow. DeepSeek-V4 folders go to `engine.v4_load`
+(native FP8/FP4, fused kernels, experts placed by `engine.expert_plan`), or to
+`engine.loading_v4` (transformers' reference path) with `LoadOptions(kernels=False)` or
+bitsandbytes.
 
 Placement and quantization are seams: `engine.quantization.apply_quantization(kwargs, options)`
 and `engine.offload.apply_offload(kwargs, options)` each take the `from_pretrained` keyword
@@ -82,21 +85,20 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
             raise ModelLoadError(
                 f"{spec.name} is not on this machine: give the path of its checkpoint folder, "
                 "or a base_url for a server that hosts it")
+        if fast_v4_applies(options):
+            from engine.v4_load import load_v4_fused
+
+            model, tokenizer, report = load_v4_fused(spec.path, options)
+            return LoadedModel(model, tokenizer, spec, report)
         from engine.loading_v4 import load_v4
 
         model, tokenizer, report = load_v4(spec.path, options)
-        if fast_v4_applies(options):
-            from engine.deepseek_v4 import apply_fast_v4
-
-            apply_fast_v4(model)
-            report.notes.append("DeepSeek-V4 runs on Longhand's fused sparse-attention and MoE "
-                                "kernels (engine/kernels)")
-        elif not options.kernels:
+        if not options.kernels:
             report.notes.append("DeepSeek-V4 runs on transformers' reference path (asked for: "
                                 "the fused kernels are inference-only)")
         else:
             report.notes.append("DeepSeek-V4 runs on transformers' reference path: the fused "
-                                "kernels are not combined with offload or bitsandbytes")
+                                "kernels hold FP8/FP4 natively, not with bitsandbytes")
         return LoadedModel(model, tokenizer, spec, report)
     folder, path_taken = _weights_folder(spec, Path(cache_dir))
     model, tokenizer = _from_pretrained(folder, options)
@@ -161,10 +163,9 @@ def _apply_cpu_decode(model, mode: str) -> None:
 
 
 def fast_v4_applies(options: LoadOptions) -> bool:
-    """Our V4 kernels replace module instances; accelerate's offload hooks and bitsandbytes
-    layers expect transformers' own modules, so those placements keep the reference path."""
-    return (options.kernels and options.device_map is None and options.max_memory is None
-            and options.offload_folder is None and options.quantization is None)
+    """The native V4 loader (engine/v4_load.py) serves every placement; bitsandbytes layers
+    expect transformers' own modules, so quantization keeps the reference path."""
+    return options.kernels and options.quantization is None
 
 
 def _check_options(options: LoadOptions) -> None:

@@ -38,6 +38,8 @@ class V4LoadReport(LoadReport):
     ignored: dict = field(default_factory=dict)  # e.g. {"mtp": 93} tensors not instantiated
     offloaded: dict = field(default_factory=dict)  # placement -> module names
     warnings: list[str] = field(default_factory=list)
+    kernels: str = "reference"  # "fused": engine/v4_load.py; "reference": transformers' modules
+    expert_placement: dict = field(default_factory=dict)  # engine/expert_plan.py `load_plan`
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -59,7 +59,8 @@ def load_options(settings: Settings):
                        max_memory=parse_max_memory(settings.max_memory),
                        offload_folder=str(settings.offload_folder)
                        if settings.offload_folder else None,
-                       quantization=settings.quantization)
+                       quantization=settings.quantization,
+                       kernels=not settings.reference_v4)
 
 
 def parse_max_memory(text: str | None) -> dict | None:

@@ -79,6 +79,9 @@ def placement(backend, report) -> dict:
         offloaded = getattr(report, "offloaded", None)
         if offloaded:
             out["offloaded"] = {k: len(v) for k, v in offloaded.items()}
+        plan = getattr(report, "expert_placement", None)
+        if plan:  # routed experts per tier: "device" (plan["device"]), "host" RAM, "disk"
+            out["experts"] = {"device_name": plan["device"], **plan["counts"]}
     return out
 
 

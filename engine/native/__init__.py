@@ -12,5 +12,5 @@ output strip or one routed expert at a time; Triton FP8 and W4A16 kernels on CUD
 
 Does not know: placement across devices (engine/expert_offload.py), caches or generation.
 """
-from engine.native.loader import load_v4_native, resident_bytes  # noqa: F401
-from engine.native.modules import Fp4Experts, Fp8BlockLinear  # noqa: F401
+from engine.native.loader import load_v4_native  # noqa: F401
+from engine.native.modules import Fp4Experts, Fp8BlockLinear, resident_bytes  # noqa: F401

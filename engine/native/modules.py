@@ -201,3 +201,15 @@ class Fp4Experts(nn.Module):
         return (f"num_experts={self.num_experts}, hidden={self.hidden_dim}, "
                 f"intermediate={self.intermediate_dim}, fp4 e2m1 + per-32 e8m0, "
                 f"compute={self.compute_dtype}")
+
+
+def resident_bytes(model: torch.nn.Module, device: str | None = None) -> int:
+    """Bytes of every parameter and buffer (on `device` when given, e.g. "cpu" or "cuda:0")."""
+    seen, total = set(), 0
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if id(tensor) in seen or tensor.is_meta:
+            continue
+        seen.add(id(tensor))
+        if device is None or str(tensor.device) == device:
+            total += tensor.numel() * tensor.element_size()
+    return total
