@@ -1,10 +1,11 @@
 """`python -m engine plan MODEL_DIR_OR_CONFIG [--gpu-gb 24 --ram-gb 256 --disk-gb N ...]`.
 
 Prints where a DeepSeek-V4 checkpoint's weights will live on a machine, the resident bytes per
-device and a bandwidth-bound decode estimate, without loading weights (engine/planner.py); for a
-checkpoint folder also the expert placement `load()` follows on this machine under
-`--max-memory` / `--device-map` / `--dtype` (engine/expert_plan.py, the loader's own plan).
-Exit code 2 on user error. Does not load or run models.
+device and a bandwidth-bound decode estimate, without loading weights
+(engine/deepseek_v4/planner.py); for a checkpoint folder also the expert placement `load()` follows
+on this machine under `--max-memory` / `--device-map` / `--dtype`
+(engine/deepseek_v4/expert_plan.py, the loader's own plan). Exit code 2 on user error. Does not
+load or run models.
 """
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from engine.errors import ModelLoadError
-    from engine.expert_plan import describe_plan, parse_max_memory
-    from engine.planner import Machine, describe, plan_path
+    from engine.deepseek_v4.expert_plan import describe_plan, parse_max_memory
+    from engine.deepseek_v4.planner import Machine, describe, plan_path
 
     parser = argparse.ArgumentParser(prog="python -m engine")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _load_plan(args, limits: dict | None) -> dict | None:
     """For a checkpoint folder: the expert placement `engine.loading.load` applies here."""
-    from engine.expert_plan import load_plan
+    from engine.deepseek_v4.expert_plan import load_plan
 
     if not Path(args.model).is_dir() or not any(Path(args.model).glob("*.safetensors")):
         return None

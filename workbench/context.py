@@ -53,7 +53,7 @@ class AppContext:
 
 def load_options(settings: Settings):
     """The engine's placement options from the settings' flags (--device-map, --max-memory...)."""
-    from engine.loading import LoadOptions
+    from engine.placement.options import LoadOptions
 
     return LoadOptions(device_map=settings.device_map,
                        max_memory=parse_max_memory(settings.max_memory),

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from engine.allocator import give_back_freed_memory
-from engine.backends.base import Done, GenerationParams, Message, TextDelta, ThinkingDelta
+from engine.events import Done, GenerationParams, Message, TextDelta, ThinkingDelta
 from engine.errors import EngineError
 from engine.models import EMBEDDED_NAME
 from workbench.context import AppContext, parse_max_memory
@@ -241,7 +241,7 @@ def _factory_arguments(ctx: AppContext, choice: EngineChoice) -> dict:
 
 
 def _load_options(choice: EngineChoice):
-    from engine.loading import LoadOptions
+    from engine.placement.options import LoadOptions
 
     if choice.quantization not in QUANTIZATIONS:
         raise WorkbenchError(f"Quantization must be one of {', '.join(QUANTIZATIONS)}.")

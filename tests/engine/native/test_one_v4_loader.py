@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.deepseek_v4 import FastV4Model
-from engine.expert_offload import OffloadedExperts
-from engine.loading import LoadOptions, load
-from engine.tiny import TEST_V4, build_tiny_v4
+from engine.deepseek_v4.model import FastV4Model
+from engine.deepseek_v4.expert_offload import OffloadedExperts
+from engine.loading import load
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 from embedded_cache import shared_cache_dir
 
@@ -119,8 +120,9 @@ def test_engine_plan_prints_the_placement_the_loader_follows(folder, loads, caps
 
 RSS_SCRIPT = """
 import json, sys, torch, transformers.models.deepseek_v4.modeling_deepseek_v4
-from engine.loading import LoadOptions, load, process_rss
-from engine.tiny import make_config, TEST_V4
+from engine.loading import load
+from engine.placement.options import LoadOptions, process_rss
+from engine.deepseek_v4.tiny import make_config, TEST_V4
 make_config(TEST_V4)
 cap = json.loads(sys.argv[2])
 warm = load(sys.argv[1], sys.argv[3], LoadOptions(max_memory=cap))  # imports, first-use caches

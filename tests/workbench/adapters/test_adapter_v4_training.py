@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from embedded_cache import shared_cache_dir
-from engine.deepseek_v4 import FastV4Model
-from engine.loading import LoadOptions, load
-from engine.loading_v4 import PrecisionWarning
-from engine.tiny import TEST_V4, build_tiny_v4
+from engine.deepseek_v4.model import FastV4Model
+from engine.loading import load
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 TEXT = ("INT. KITCHEN - NIGHT. Mara reads the letter twice, folds it, and sets it under the "
         "sugar bowl. MARA: He always did write like a man leaving a room. ") * 4

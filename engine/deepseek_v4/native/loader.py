@@ -1,8 +1,8 @@
 """`load_v4_native(path)`: an official-layout V4 folder -> a DeepseekV4 model, FP8/FP4 as stored.
 
 Why: transformers' own load of these folders dequantizes everything off recent GPUs
-(engine/loading_v4.py reports it). Here the model skeleton is built on the meta device (no
-memory), every linear the checkpoint stores as F8_E4M3 becomes an `Fp8BlockLinear` and every
+(engine/deepseek_v4/reference.py reports it). Here the model skeleton is built on the meta device
+(no memory), every linear the checkpoint stores as F8_E4M3 becomes an `Fp8BlockLinear` and every
 MoE whose experts are stored as packed I8 becomes an `Fp4Experts`; then the safetensors shards
 are read tensor by tensor straight into those modules. Resident memory is the file size plus
 rotary tables, minus the MTP block (transformers' model has no MTP head, so it is not read).
@@ -10,12 +10,13 @@ rotary tables, minus the MTP block (transformers' model has no MTP head, so it i
 Precision of what is not quantized follows transformers' bf16 load: tensors stored F32 (mHC,
 sinks, position biases, router bias) stay fp32, the rest (stored BF16) is held in `dtype`.
 
-With a plan (engine/expert_plan.py), a layer with experts off the device gets an
-`OffloadedExperts` (engine/expert_offload.py) filled per expert: device and host experts are
-read into their tier, disk experts only memory-mapped (engine/native/mapped.py).
+With a plan (engine/deepseek_v4/expert_plan.py), a layer with experts off the device gets an
+`OffloadedExperts` (engine/deepseek_v4/expert_offload.py) filled per expert: device and host
+experts are read into their tier, disk experts only memory-mapped
+(engine/deepseek_v4/native/mapped.py).
 
-Does not know: which experts go where (the plan says), tokenizers (engine/v4_load.py), or the
-encodings themselves (engine/v4_format.py).
+Does not know: which experts go where (the plan says), tokenizers (engine/deepseek_v4/load.py), or
+the encodings themselves (engine/deepseek_v4/format.py).
 """
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from engine import v4_format
+from engine.deepseek_v4 import format as v4_format
 from engine.errors import ModelLoadError
-from engine.native.modules import Fp4Experts, Fp8BlockLinear, resident_bytes
+from engine.deepseek_v4.native.modules import Fp4Experts, Fp8BlockLinear, resident_bytes
 
 _EXPERT = re.compile(r"layers\.(\d+)\.ffn\.experts\.(\d+)\.(w[123])\.(weight|scale)$")
 
@@ -133,8 +134,8 @@ def load_v4_native(path: str | Path, dtype: torch.dtype = torch.bfloat16,
     """Load an official-layout V4 folder keeping FP8/FP4 weights as stored; returns the model.
 
     `dtype`: compute dtype and the dtype of BF16-stored tensors (bf16 keeps the file's size).
-    `plan`: an engine/expert_plan.py `load_plan`; routed experts it puts in host RAM or on disk
-    are read there (or only memory-mapped), never into device memory; then
+    `plan`: an engine/deepseek_v4/expert_plan.py `load_plan`; routed experts it puts in host RAM or
+    on disk are read there (or only memory-mapped), never into device memory; then
     `model.expert_offload` holds the counters of what moves.
     `model.native_report` says what is held how, and resident vs file bytes."""
     from safetensors import safe_open
@@ -191,7 +192,7 @@ def load_v4_native(path: str | Path, dtype: torch.dtype = torch.bfloat16,
     model.to(device).eval()
     model.requires_grad_(False)
     if placed:
-        from engine.expert_offload import count_tokens
+        from engine.deepseek_v4.expert_offload import count_tokens
 
         count_tokens(model, next(iter(placed.values())).counters)
         model.expert_offload = next(iter(placed.values())).counters
@@ -249,7 +250,7 @@ def _fill_dense_expert(model, match, tensor: torch.Tensor, dtype, device) -> Non
 
 def _placed_layers(model, plan: dict, dtype: torch.dtype, device: torch.device) -> dict:
     """Layer -> an empty OffloadedExperts for each layer with experts off the device."""
-    from engine.expert_offload import OffloadCounters, OffloadedExperts
+    from engine.deepseek_v4.expert_offload import OffloadCounters, OffloadedExperts
 
     tiers: dict[int, dict[int, str]] = {}  # layer -> expert -> tier
     for tier, layers in plan["experts"].items():
@@ -277,7 +278,7 @@ def _fill_placed(module, expert: int, which: str, kind: str, name: str, f, shard
     tier = module.tiers[expert]
     module.__dict__.setdefault("parts", {}).setdefault(expert, set()).add(f"{which}.{kind}")
     if tier == "disk":
-        from engine.native.mapped import MappedShard
+        from engine.deepseek_v4.native.mapped import MappedShard
 
         maps = module.__dict__.setdefault("_maps", {})
         mapped = maps.get(shard) or maps.setdefault(shard, MappedShard(shard))

@@ -14,8 +14,9 @@ on device and on host, and tokens, so traffic per token can be checked. On a CPU
 "host" and "device" are both the CPU and the same code path runs (the copies are real copies),
 which is how CI checks that per-token traffic is the routed experts' bytes, not the layer's.
 
-Does not know: checkpoints (engine/native/loader.py), planning for machines that are not this
-one (engine/planner.py), kernels (engine/native/modules.py computes an expert).
+Does not know: checkpoints (engine/deepseek_v4/native/loader.py), planning for machines that are
+not this one (engine/deepseek_v4/planner.py), kernels (engine/deepseek_v4/native/modules.py
+computes an expert).
 """
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from engine import v4_format
-from engine.native.modules import Fp4Experts, expert_ffn, resident_bytes
+from engine.deepseek_v4 import format as v4_format
+from engine.deepseek_v4.native.modules import Fp4Experts, expert_ffn, resident_bytes
 
 MODES = ("fetch", "host")
 
@@ -58,8 +59,8 @@ class OffloadCounters:
 class OffloadedExperts(Fp4Experts):
     """An `Fp4Experts` whose experts live per expert on the device (`hot`), in host RAM
     (`host_store`) or on disk (`disk_store`: memory-mapped views of the checkpoint's w1/w3/w2
-    weights and scales, engine/native/mapped.py). Stores are plain attributes, not buffers:
-    `model.to(device)` must not move them."""
+    weights and scales, engine/deepseek_v4/native/mapped.py). Stores are plain attributes, not
+    buffers: `model.to(device)` must not move them."""
 
     def __init__(self, num_experts: int, hidden: int, intermediate: int, limit: float,
                  dtype: torch.dtype, layer: int, device: torch.device, host: torch.device,

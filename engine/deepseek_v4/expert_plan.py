@@ -7,11 +7,12 @@ RAM when the device is a GPU ("host"), the rest stay in the checkpoint's own fil
 ("disk"), and only the experts a token routes to are moved. The loader and `python -m engine
 plan` both call `load_plan`, so the plan printed is the plan followed. Without a heat profile
 every expert is equally hot: lower expert ids first, spread across layers
-(engine/expert_offload.py `choose_hot` orders them the same way).
+(engine/deepseek_v4/expert_offload.py `choose_hot` orders them the same way).
 
 Byte accounting is the safetensors headers': FP8/FP4/E8M0/F32/I64 tensors are held as stored,
 BF16 ones in the load dtype; the MTP block is not held. Does not know how experts are moved or
-computed (engine/expert_offload.py) nor how tensors are read (engine/native/loader.py).
+computed (engine/deepseek_v4/expert_offload.py) nor how tensors are read
+(engine/deepseek_v4/native/loader.py).
 """
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def inventory(path: str | Path, dtype: str = "float32") -> dict:
     """Held bytes of the dense part and of each routed expert, from the headers (no weights)."""
     from safetensors import safe_open
 
-    from engine.native.loader import _shards
+    from engine.deepseek_v4.native.loader import _shards
 
     held_bf16 = 4 if dtype == "float32" else 2
     dense, experts, fp4 = 0, {}, False
@@ -114,7 +115,7 @@ def inventory(path: str | Path, dtype: str = "float32") -> dict:
 def load_plan(path: str | Path, device_map=None, max_memory: dict | None = None,
               dtype: str = "float32", cuda: bool | None = None) -> dict:
     """The placement `load()` applies to a V4 folder under these options (JSON-ready)."""
-    from engine.offload import normalize_max_memory
+    from engine.placement.offload import normalize_max_memory
 
     if cuda is None:
         import torch

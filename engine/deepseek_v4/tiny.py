@@ -12,8 +12,8 @@ A tokenizer can be borrowed (e.g. from the embedded default's converted folder):
 BPE vocabularies are cut to the model's `vocab_size` by keeping the first ids and the merges
 that only produce kept tokens, so every text still encodes and ids stay inside the embedding.
 
-Does not know: how folders are loaded (engine/loading_v4.py) or the release encodings
-(engine/v4_format.py).
+Does not know: how folders are loaded (engine/deepseek_v4/reference.py) or the release encodings
+(engine/deepseek_v4/format.py).
 """
 from __future__ import annotations
 
@@ -212,7 +212,7 @@ def build_tiny_v4(out_dir: Path, config: dict | object = TEST_V4, seed: int = 0,
     """
     from safetensors.torch import save_file
 
-    from engine import v4_format
+    from engine.deepseek_v4 import format as v4_format
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,14 @@
 """The one V4 loader: FP8/FP4 held natively, fused kernels, experts placed by the plan.
 
-Why: the official V4 release is FP8 + FP4; transformers' load (engine/loading_v4.py, kept as
-the reference and for training) dequantizes it to bf16 off recent GPUs and offloads whole
-layers. Here `load_v4_fused` reads the folder natively (engine/native/loader.py), places the
-routed experts as `engine.expert_plan.load_plan` says under the user's --max-memory /
+Why: the official V4 release is FP8 + FP4; transformers' load (engine/deepseek_v4/reference.py,
+kept as the reference and for training) dequantizes it to bf16 off recent GPUs and offloads whole
+layers. Here `load_v4_fused` reads the folder natively (engine/deepseek_v4/native/loader.py),
+places the routed experts as `engine.deepseek_v4.expert_plan.load_plan` says under the user's
+--max-memory /
 --device-map (hot ones on the device, the rest in host RAM or memory-mapped from the
-checkpoint's own files, moved one routed expert at a time: engine/expert_offload.py), then
-swaps in Longhand's fused attention and model loop (engine/deepseek_v4.py). The report says,
-per storage format, how it is held, which experts sit where, and that the kernels are fused.
+checkpoint's own files, moved one routed expert at a time: engine/deepseek_v4/expert_offload.py),
+then swaps in Longhand's fused attention and model loop (engine/deepseek_v4/model.py). The report
+says, per storage format, how it is held, which experts sit where, and that the kernels are fused.
 
 Does not know: other model formats (engine/loading.py dispatches here), generation.
 """
@@ -16,8 +17,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from engine.loading import LoadOptions, process_rss
-from engine.loading_v4 import V4LoadReport, inspect_checkpoint
+from engine.placement.options import LoadOptions, process_rss
+from engine.deepseek_v4.reference import V4LoadReport, inspect_checkpoint
 
 
 def load_v4_fused(path: str | Path, options: LoadOptions | None = None):
@@ -25,10 +26,10 @@ def load_v4_fused(path: str | Path, options: LoadOptions | None = None):
     import torch
     from transformers import AutoTokenizer
 
-    from engine import expert_plan
-    from engine.deepseek_v4 import apply_fast_v4
-    from engine.expert_offload import OffloadedExperts
-    from engine.native import load_v4_native, resident_bytes
+    from engine.deepseek_v4 import expert_plan
+    from engine.deepseek_v4.model import apply_fast_v4
+    from engine.deepseek_v4.expert_offload import OffloadedExperts
+    from engine.deepseek_v4.native import load_v4_native, resident_bytes
 
     options = options or LoadOptions()
     path = Path(path)

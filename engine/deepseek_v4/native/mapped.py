@@ -7,7 +7,7 @@ file is an 8-byte header length, a JSON header and the raw tensor bytes, so each
 OS pages a routed expert in when a matmul reads it and may drop it again under memory pressure.
 `safetensors.safe_open` has no zero-copy API for torch tensors, hence these few lines.
 
-Does not know: which tensors are wanted (engine/native/loader.py) or what they hold.
+Does not know: which tensors are wanted (engine/deepseek_v4/native/loader.py) or what they hold.
 """
 from __future__ import annotations
 
