@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.deepseek_v4.model import FastV4Model
 from engine.deepseek_v4.expert_offload import OffloadedExperts
+from engine.deepseek_v4.model import FastV4Model
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 from engine.loading import load
 from engine.placement.options import LoadOptions
-from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 from embedded_cache import shared_cache_dir
 
@@ -194,3 +194,27 @@ def test_engine_tab_rows_show_kernels_precision_and_experts(loads):
     counts = half.report.expert_placement["counts"]
     assert rows["Routed experts"].startswith(f"{counts['device']} on cpu")
     assert f"{counts['disk']} on disk" in rows["Routed experts"]
+
+
+def test_reference_v4_is_asked_for_by_flag_env_or_options(folder, tmp_path):
+    import warnings
+
+    from engine.deepseek_v4.reference import PrecisionWarning
+    from workbench import cli
+    from workbench.config import Settings
+    from workbench.context import load_options
+    from workbench.placement_flags import placement_values
+
+    args = cli.build_parser().parse_args(["synthesize", "P", "--prompt", "x", "--reference-v4"])
+    assert placement_values(args)["reference_v4"] is True
+    assert placement_values(cli.build_parser().parse_args(["synthesize", "P", "--prompt", "x"]))[
+        "reference_v4"] is None
+    assert load_options(Settings.from_sources(placement_values(args), env={})).kernels is False
+    assert load_options(Settings.from_sources(
+        {}, env={"LONGHAND_REFERENCE_V4": "1"})).kernels is False
+    assert load_options(Settings.from_sources({}, env={})).kernels is True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PrecisionWarning)
+        reference = load(str(folder), tmp_path, LoadOptions(kernels=False)).report
+    assert reference.kernels == "reference" and not reference.expert_placement
+    assert reference.precision["fp8"] == "dequantized to float32"
