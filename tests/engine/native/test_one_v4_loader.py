@@ -149,7 +149,7 @@ def test_resident_set_grows_by_the_planned_bytes_not_the_disk_experts(folder, lo
     assert disk > 0
     # what a second load adds to the process (RSS delta, the first load kept alive) tracks
     # the plan: the experts left on disk are mapped, not read
-    assert half["delta"] <= 1.10 * half["plan"]["resident_total"] + 8 * 2**20
+    assert half["delta"] <= 1.10 * half["plan"]["resident_total"] + 16 * 2**20  # skeleton, objects
     assert full["delta"] - half["delta"] >= 0.5 * disk
 
 

@@ -64,6 +64,8 @@ def test_fused_kernels_refuse_autograd_with_a_clear_message(v4_folder, tmp_path)
         loaded = load(str(v4_folder), tmp_path, LoadOptions(dtype="float32"))
     assert isinstance(loaded.model.model, FastV4Model)
     ids = torch.tensor([[1, 2, 3, 4]])
+    # the native load holds frozen FP8/FP4 weights; a trainer makes parameters trainable
+    loaded.model.model.embed_tokens.weight.requires_grad_(True)
     with pytest.raises(RuntimeError, match=r"inference-only.*kernels=False"):
         loaded.model(ids)
     with torch.no_grad():
