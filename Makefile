@@ -36,7 +36,7 @@ bench: setup-dev
 
 # llama.cpp as the generate bench's reference; compiles from source (~40 min on 2 cores, once
 # per machine), so opt-in. Runtime dispatch: one CPU library per x86 level, the best one loaded
-# at run time (engine/bench_llama_cpp.py), so the wheel runs on AVX2-only and AVX-512/AMX CPUs
+# at run time (engine/bench/llama_cpp.py), so the wheel runs on AVX2-only and AVX-512/AMX CPUs
 # alike; a -DGGML_NATIVE=ON wheel from pip's cache (which ignores CMAKE_ARGS) faulted on the
 # other kind. The wheel is kept under .cache/, one folder per set of flags.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_BACKEND_DL=ON -DGGML_CPU_ALL_VARIANTS=ON

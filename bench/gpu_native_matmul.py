@@ -27,8 +27,8 @@ def main() -> int:
     import torch.nn.functional as F
     from triton.testing import do_bench
 
-    from engine import v4_format
-    from engine.native import triton_matmul
+    from engine.deepseek_v4 import format as v4_format
+    from engine.kernels import triton_matmul
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--peak-gbs", type=float, default=4800.0, help="GPU bandwidth, GB/s")

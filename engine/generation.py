@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Iterator
 
-from engine.backends.base import Done, Event, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.events import Done, Event, GenerationParams, TextDelta, ThinkingDelta, Usage
 
 PREFILL_CHUNK = 1024  # tokens per prefill forward: bounds eager attention's S x S scores
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -181,7 +181,7 @@ def open_runner(model, tokens: int):
     """The one dispatch point: the fast Llama forward when `model` takes it, else transformers'.
 
     `tokens`: prompt plus generated tokens this generation may hold in its cache."""
-    from engine.llama_fast import fast_model
+    from engine.llama.fast import fast_model
 
     fast = fast_model(model)
     return FastRunner(fast, tokens) if fast is not None else GenericRunner(model)

@@ -3,59 +3,34 @@
 Why: every local backend starts here, and the UI's status panel shows what happened (cold or
 cached path, where the weights went, how much memory they hold, the window, the dtype).
 GGUF files are converted once into a cached safetensors folder (engine/embedded.py) because
-reading a GGUF through transformers is slow; DeepSeek-V4 folders go to `engine.loading_v4`.
+reading a GGUF through transformers is slow. DeepSeek-V4 folders go to `engine.deepseek_v4.load`
+(native FP8/FP4, fused kernels, experts placed by `engine.deepseek_v4.expert_plan`), or to
+`engine.deepseek_v4.reference` (transformers' reference path) with `LoadOptions(kernels=False)` or
+bitsandbytes.
 
-Placement and quantization are seams: `engine.quantization.apply_quantization(kwargs, options)`
-and `engine.offload.apply_offload(kwargs, options)` each take the `from_pretrained` keyword
-arguments being built and return them extended. When those modules are absent, the plain
-transformers/accelerate arguments (BitsAndBytesConfig, device_map, max_memory, offload_folder)
-are passed straight through. "fp16-cpu" / "int8-cpu" are not bitsandbytes: the model loads in
-fp32 and engine/llama_fast.py packs reduced-precision copies for its one-token decode steps.
+Placement and quantization are seams: `engine.placement.quantization.apply_quantization(kwargs,
+options)` and `engine.placement.offload.apply_offload(kwargs, options)` each take the
+`from_pretrained` keyword arguments being built and return them extended. When those modules are
+absent, the plain transformers/accelerate arguments (BitsAndBytesConfig, device_map, max_memory,
+offload_folder) are passed straight through. "fp16-cpu" / "int8-cpu" are not bitsandbytes: the
+model loads in fp32 and engine/llama/fast.py packs reduced-precision copies for its one-token
+decode steps.
 
 Does not know: generation (generation.py), the registry's names (models.py resolves them).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.allocator import retain_freed_memory
 from engine.errors import ModelLoadError
 from engine.models import ModelSpec, resolve
-
-QUANTIZATION_MODES = ("nf4", "fp4", "int8")  # bitsandbytes
-CPU_DECODE_MODES = ("fp16-cpu", "int8-cpu")  # fbgemm decode weights, engine/llama_fast.py
-DTYPES = ("float32", "bfloat16", "float16", "auto")
-
-
-@dataclass(frozen=True)
-class LoadOptions:
-    device_map: str | dict | None = None  # None: one device (cuda:0 if present, else cpu)
-    max_memory: dict | None = None  # e.g. {"cpu": "2GiB", 0: "20GiB"}
-    offload_folder: str | None = None  # disk offload for modules mapped to "disk"
-    quantization: str | None = None  # None | "nf4" | "fp4" | "int8" (bitsandbytes)
-    #                                  | "fp16-cpu" | "int8-cpu" (Llama-family decode on CPU)
-    dtype: str = "float32"
-    # Longhand's fused DeepSeek-V4 kernels (inference only: they write into reused buffers,
-    # which autograd cannot follow). Training loads transformers' own modules (False).
-    kernels: bool = True
-
-
-@dataclass
-class LoadReport:
-    source: str
-    kind: str
-    path_taken: str  # "cold" (converted/first read) | "cached" | "direct"
-    load_s: float
-    dtype: str
-    context_window: int | None
-    device_placement: dict[str, int]  # device -> parameter bytes ("disk" for offloaded)
-    resident_bytes: int  # parameter + buffer bytes held in RAM/VRAM (not on disk)
-    rss_bytes: int | None = None  # whole-process resident set after load
-    quantization: str | None = None
-    notes: list[str] = field(default_factory=list)
+from engine.placement.options import (
+    CPU_DECODE_MODES, DTYPES, QUANTIZATION_MODES, LoadOptions, LoadReport, placement, process_rss,
+)
 
 
 @dataclass
@@ -82,21 +57,20 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
             raise ModelLoadError(
                 f"{spec.name} is not on this machine: give the path of its checkpoint folder, "
                 "or a base_url for a server that hosts it")
-        from engine.loading_v4 import load_v4
+        if fast_v4_applies(options):
+            from engine.deepseek_v4.load import load_v4_fused
+
+            model, tokenizer, report = load_v4_fused(spec.path, options)
+            return LoadedModel(model, tokenizer, spec, report)
+        from engine.deepseek_v4.reference import load_v4
 
         model, tokenizer, report = load_v4(spec.path, options)
-        if fast_v4_applies(options):
-            from engine.deepseek_v4 import apply_fast_v4
-
-            apply_fast_v4(model)
-            report.notes.append("DeepSeek-V4 runs on Longhand's fused sparse-attention and MoE "
-                                "kernels (engine/kernels)")
-        elif not options.kernels:
+        if not options.kernels:
             report.notes.append("DeepSeek-V4 runs on transformers' reference path (asked for: "
                                 "the fused kernels are inference-only)")
         else:
             report.notes.append("DeepSeek-V4 runs on transformers' reference path: the fused "
-                                "kernels are not combined with offload or bitsandbytes")
+                                "kernels hold FP8/FP4 natively, not with bitsandbytes")
         return LoadedModel(model, tokenizer, spec, report)
     folder, path_taken = _weights_folder(spec, Path(cache_dir))
     model, tokenizer = _from_pretrained(folder, options)
@@ -125,8 +99,8 @@ def from_pretrained_kwargs(options: LoadOptions) -> dict:
 
     kwargs: dict[str, Any] = {"dtype": options.dtype if options.dtype == "auto"
                               else getattr(torch, options.dtype)}
-    from engine.offload import apply_offload
-    from engine.quantization import apply_quantization
+    from engine.placement.offload import apply_offload
+    from engine.placement.quantization import apply_quantization
 
     kwargs = apply_offload(kwargs, options)
     if options.quantization not in CPU_DECODE_MODES:
@@ -152,7 +126,7 @@ def _from_pretrained(folder: Path, options: LoadOptions):
 
 
 def _apply_cpu_decode(model, mode: str) -> None:
-    from engine.llama_fast import apply_fast_decode
+    from engine.llama.fast import apply_fast_decode
 
     try:
         apply_fast_decode(model, mode)
@@ -161,10 +135,9 @@ def _apply_cpu_decode(model, mode: str) -> None:
 
 
 def fast_v4_applies(options: LoadOptions) -> bool:
-    """Our V4 kernels replace module instances; accelerate's offload hooks and bitsandbytes
-    layers expect transformers' own modules, so those placements keep the reference path."""
-    return (options.kernels and options.device_map is None and options.max_memory is None
-            and options.offload_folder is None and options.quantization is None)
+    """The native V4 loader (engine/deepseek_v4/load.py) serves every placement; bitsandbytes
+    layers expect transformers' own modules, so quantization keeps the reference path."""
+    return options.kernels and options.quantization is None
 
 
 def _check_options(options: LoadOptions) -> None:
@@ -180,36 +153,6 @@ def _default_device() -> str:
     import torch
 
     return "cuda:0" if torch.cuda.is_available() else "cpu"
-
-
-def placement(model) -> tuple[dict[str, int], int]:
-    """Parameter bytes per device ("disk" for offloaded modules), and the bytes held in memory."""
-    device_map = getattr(model, "hf_device_map", None) or {}
-    prefixes = sorted(device_map, key=len, reverse=True)
-    per_device: dict[str, int] = {}
-    resident = 0
-    tensors = [*model.named_parameters(), *model.named_buffers()]
-    for name, tensor in tensors:
-        where = str(tensor.device)
-        for prefix in prefixes:
-            if prefix == "" or name == prefix or name.startswith(prefix + "."):
-                mapped = device_map[prefix]
-                where = "disk" if mapped == "disk" else (
-                    f"cuda:{mapped}" if isinstance(mapped, int) else str(mapped))
-                break
-        size = tensor.numel() * tensor.element_size()
-        per_device[where] = per_device.get(where, 0) + size
-        if where != "disk" and tensor.device.type != "meta":
-            resident += size
-    return per_device, resident
-
-
-def process_rss() -> int | None:
-    try:
-        import psutil
-    except ImportError:
-        return None
-    return psutil.Process().memory_info().rss
 
 
 def _report(model, spec: ModelSpec, path_taken: str, seconds: float,

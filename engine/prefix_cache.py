@@ -29,13 +29,13 @@ loop defers the store to the end of the answer (`defer=True`, then `flush`), so 
 entry never delays the first token.
 
 Caches: transformers `DynamicCache` with full-attention layers (any plain HF causal LM, and the
-embedded default's generic path), stored losslessly as safetensors; engine/llama_fast.py's
+embedded default's generic path), stored losslessly as safetensors; engine/llama/fast.py's
 preallocated `KVCache` (the embedded default's path) in the very same layout (`prefill_fast`), so
 an entry written by one path is read by the other; and the fast DeepSeek-V4 path's `V4Cache`
-(engine/deepseek_v4.py): its whole state (window rows, compressed entries, indexer keys, pending
-tokens of unfinished compression windows, the CSA overlap half) as safetensors plus a JSON meta
-in the file's metadata. A V4 state cannot be cut to a shorter prefix (its compressed entries and
-window summarise every token seen), so a V4 entry is exactly one boundary long: the prompt is
+(engine/deepseek_v4/model.py): its whole state (window rows, compressed entries, indexer keys,
+pending tokens of unfinished compression windows, the CSA overlap half) as safetensors plus a JSON
+meta in the file's metadata. A V4 state cannot be cut to a shorter prefix (its compressed entries
+and window summarise every token seen), so a V4 entry is exactly one boundary long: the prompt is
 prefilled to each snapshot boundary in turn, snapshotted there, then finished, and only that
 boundary's ref names each entry. The snapshots sit at the last multiple of 16, of 256 and of
 4096 tokens before the final token (V4_SNAPSHOT_STEPS; a V4 state is small, its KV compressed),
@@ -182,7 +182,7 @@ class PrefixCache:
         if tensors is None:
             return None, 0
         if v4:
-            from engine.v4_cache import V4Cache
+            from engine.deepseek_v4.cache import V4Cache
 
             return V4Cache.from_state(model.config, tensors, json.loads(meta["v4"])), b
         cache = DynamicCache(config=model.config)
@@ -197,7 +197,7 @@ class PrefixCache:
         A `V4Cache` must hold exactly that many tokens (`prefill` stops there to store it)."""
         from transformers.cache_utils import DynamicCache, DynamicLayer
 
-        from engine.v4_cache import V4Cache
+        from engine.deepseek_v4.cache import V4Cache
 
         v4 = isinstance(cache, V4Cache)
         if not v4 and (type(cache) is not DynamicCache or any(
@@ -330,7 +330,7 @@ class PrefixCache:
             loaded = time.perf_counter()
             v4 = _is_fast_v4(model)
             if cache is None and v4:
-                from engine.v4_cache import V4Cache
+                from engine.deepseek_v4.cache import V4Cache
 
                 cache = V4Cache(model.config)
             elif cache is None:
@@ -368,7 +368,7 @@ class PrefixCache:
 
     def prefill_fast(self, fast, kv, prompt_ids: list[int], chunk: int, cancel=None,
                      defer: bool = False):
-        """The hook for engine/llama_fast.py: fill `kv` (a fresh KVCache) with the longest
+        """The hook for engine/llama/fast.py: fill `kv` (a fresh KVCache) with the longest
         stored prefix, prefill the rest on the fast forward, store the new prefix (now, or at
         `flush` with `defer`); returns the last-position logits or None when cancelled. Same
         entries as `prefill`'s."""

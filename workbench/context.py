@@ -53,13 +53,14 @@ class AppContext:
 
 def load_options(settings: Settings):
     """The engine's placement options from the settings' flags (--device-map, --max-memory...)."""
-    from engine.loading import LoadOptions
+    from engine.placement.options import LoadOptions
 
     return LoadOptions(device_map=settings.device_map,
                        max_memory=parse_max_memory(settings.max_memory),
                        offload_folder=str(settings.offload_folder)
                        if settings.offload_folder else None,
-                       quantization=settings.quantization)
+                       quantization=settings.quantization,
+                       kernels=not settings.reference_v4)
 
 
 def parse_max_memory(text: str | None) -> dict | None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from engine.allocator import give_back_freed_memory
-from engine.backends.base import Done, GenerationParams, Message, TextDelta, ThinkingDelta
+from engine.events import Done, GenerationParams, Message, TextDelta, ThinkingDelta
 from engine.errors import EngineError
 from engine.models import EMBEDDED_NAME
 from workbench.context import AppContext, parse_max_memory
@@ -154,7 +154,24 @@ def status_rows(backend) -> list[tuple[str, str]]:
              ("Weights dtype", report.dtype),
              ("Quantization", report.quantization or "none"),
              ("Source", report.source)]
+    rows += _engine_rows(backend, report)
     rows += [("Note", note) for note in report.notes]
+    return rows
+
+
+def _engine_rows(backend, report) -> list[tuple[str, str]]:
+    """Kernels, per stored format how it is held, and where V4's routed experts sit."""
+    from engine.backends.describe import kernels, precision
+
+    model = getattr(backend, "hf_model", None)
+    rows = [("Kernels", kernels(report, model) or "?")]
+    rows += [(f"Precision ({fmt})", held) for fmt, held in (precision(report, model)
+                                                             or {}).items()]
+    plan = getattr(report, "expert_placement", None)
+    if plan:
+        c = plan["counts"]
+        rows.append(("Routed experts", f"{c['device']} on {plan['device']}, {c['host']} in "
+                                       f"host RAM, {c['disk']} on disk (memory-mapped)"))
     return rows
 
 
@@ -224,7 +241,7 @@ def _factory_arguments(ctx: AppContext, choice: EngineChoice) -> dict:
 
 
 def _load_options(choice: EngineChoice):
-    from engine.loading import LoadOptions
+    from engine.placement.options import LoadOptions
 
     if choice.quantization not in QUANTIZATIONS:
         raise WorkbenchError(f"Quantization must be one of {', '.join(QUANTIZATIONS)}.")

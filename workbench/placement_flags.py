@@ -1,6 +1,6 @@
 """The engine placement flags, defined once for app.py and the CLI's model commands.
 
-    --device-map M  --max-memory SPEC  --offload-folder DIR  --quantization Q
+    --device-map M  --max-memory SPEC  --offload-folder DIR  --quantization Q  --reference-v4
 
 Why one definition: `python app.py`, `python -m workbench synthesize` and `trust` must take the
 same names with the same meaning and the same LONGHAND_<FLAG> environment variables (Settings
@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-FIELDS = ("device_map", "max_memory", "offload_folder", "quantization")
+FIELDS = ("device_map", "max_memory", "offload_folder", "quantization", "reference_v4")
 QUANTIZATIONS = ("nf4", "int8", "fp16-cpu", "int8-cpu")
 
 
@@ -22,13 +22,16 @@ def add_placement_flags(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
     group = parser.add_argument_group(
         "engine placement (local models)",
         "also from LONGHAND_DEVICE_MAP, LONGHAND_MAX_MEMORY, LONGHAND_OFFLOAD_FOLDER, "
-        "LONGHAND_QUANTIZATION; flags win")
+        "LONGHAND_QUANTIZATION, LONGHAND_REFERENCE_V4; flags win")
     group.add_argument("--device-map", help="accelerate device map, e.g. auto, cpu, cuda:0")
     group.add_argument("--max-memory", help='per-device limits, e.g. "cpu=8GiB,0=20GiB"')
     group.add_argument("--offload-folder", type=Path, help="where offloaded weights go")
     group.add_argument("--quantization", choices=QUANTIZATIONS,
                        help="nf4/int8: bitsandbytes; fp16-cpu/int8-cpu: faster CPU decode "
                             "of Llama-family models (not exact)")
+    group.add_argument("--reference-v4", action="store_true", default=None,
+                       help="load DeepSeek-V4 through transformers (the reference path, "
+                            "dequantized), not the native FP8/FP4 loader with fused kernels")
     return group
 
 

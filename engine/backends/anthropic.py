@@ -1,4 +1,5 @@
-"""Backend for any server speaking the Anthropic Messages API, through the official `anthropic` SDK.
+"""Backend for any server speaking the Anthropic Messages API, through the official `anthropic`
+SDK.
 
 Why: Anthropic's API, DeepSeek's Anthropic-compatible endpoint and Longhand's own HTTP API speak
 it. Stream events map to ours: `text_delta` -> TextDelta, `thinking_delta` -> ThinkingDelta,
@@ -16,7 +17,7 @@ import threading
 from typing import Iterator
 
 from engine.backends import remote_tools
-from engine.backends.base import (Done, Event, GenerationParams, Message, TextDelta,
+from engine.events import (Done, Event, GenerationParams, Message, TextDelta,
                                   ThinkingDelta, Usage)
 from engine.backends.server_info import (check_remote_args, choose_window,
                                          window_from_entry)

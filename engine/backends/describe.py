@@ -5,15 +5,15 @@
 
 Why: an answer is judged with the engine that wrote it: the same model dequantized to bf16, held
 in native FP8, or on the reference path is not the same run. Everything comes from what the
-load already reported (engine/loading.py, engine/loading_v4.py) and the LoadOptions the backend
-was loaded with; nothing is measured again. Remote backends say where the server is; what it
-runs on is the server's business (kernels and precision are None).
+load already reported (engine/loading.py, engine/deepseek_v4/reference.py) and the LoadOptions the
+backend was loaded with; nothing is measured again. Remote backends say where the server is; what
+it runs on is the server's business (kernels and precision are None).
 
 Does not know: how to load or run a model.
 """
 from __future__ import annotations
 
-from engine.loading import CPU_DECODE_MODES
+from engine.placement.options import CPU_DECODE_MODES
 
 KERNELS = ("fused", "reference")
 
@@ -39,10 +39,10 @@ def kernels(report, model) -> str | None:
     if model is None:
         return None
     if getattr(report, "kind", None) == "deepseek_v4":
-        from engine.deepseek_v4 import FastV4Model
+        from engine.deepseek_v4.model import FastV4Model
 
         return "fused" if isinstance(getattr(model, "model", None), FastV4Model) else "reference"
-    from engine.llama_fast import fast_model
+    from engine.llama.fast import fast_model
 
     return "fused" if fast_model(model) is not None else "reference"
 
@@ -79,6 +79,9 @@ def placement(backend, report) -> dict:
         offloaded = getattr(report, "offloaded", None)
         if offloaded:
             out["offloaded"] = {k: len(v) for k, v in offloaded.items()}
+        plan = getattr(report, "expert_placement", None)
+        if plan:  # routed experts per tier: "device" (plan["device"]), "host" RAM, "disk"
+            out["experts"] = {"device_name": plan["device"], **plan["counts"]}
     return out
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from engine.backends.base import Backend
+from engine.backends.protocol import Backend
 from engine.backends.remote_tokens import remote_counter
 from engine.errors import EngineError
 from engine.models import KNOWN, RETIRED, resolve

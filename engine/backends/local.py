@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
-from engine.backends.base import Done, Event, GenerationParams, Message, ToolSpec, Usage
+from engine.events import Done, Event, GenerationParams, Message, ToolSpec, Usage
 from engine.errors import ContextOverflow, ModelLoadError
 from engine.tools import formats, render
 

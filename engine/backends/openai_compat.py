@@ -17,7 +17,7 @@ import threading
 from typing import Iterator
 
 from engine.backends import remote_tools
-from engine.backends.base import Done, Event, GenerationParams, Message, ThinkingDelta, Usage
+from engine.events import Done, Event, GenerationParams, Message, ThinkingDelta, Usage
 from engine.backends.server_info import (check_remote_args, choose_window,
                                          window_from_entry)
 from engine.errors import BackendUnavailable, EngineError

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from engine.backends.base import GenerationParams, Message, ToolCallDelta
+from engine.events import GenerationParams, Message, ToolCallDelta
 
 # ---- OpenAI Chat Completions ----------------------------------------------------------------
 

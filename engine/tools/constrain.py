@@ -16,7 +16,7 @@ import json
 import threading
 from types import ModuleType
 
-from engine.backends.base import ToolSpec
+from engine.events import ToolSpec
 from engine.errors import EngineError
 
 JSON_OPTIONS = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}

@@ -18,7 +18,7 @@ import uuid
 from types import ModuleType
 from typing import Iterator
 
-from engine.backends.base import Done, Event, TextDelta, ToolCallDelta, Usage
+from engine.events import Done, Event, TextDelta, ToolCallDelta, Usage
 from engine.generation import partial_suffix
 
 

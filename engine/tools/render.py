@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from types import ModuleType
 
-from engine.backends.base import Message, ToolSpec
+from engine.events import Message, ToolSpec
 from engine.tools import hermes
 
 FALLBACK_TOOLS_PROMPT = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import faulthandler
 
-from engine.bench_generate import reference_in_child
+from engine.bench.generate import reference_in_child
 
 
 def _segfaults(queue) -> None:

@@ -6,7 +6,7 @@ import threading
 import pytest
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import Done, GenerationParams, Message, TextDelta, collect
+from engine.events import Done, GenerationParams, Message, TextDelta, collect
 
 PASSAGE = Message("user", "Read this passage: 'Mara lives in Lisbon. Her house is painted blue.' "
                           "What colour is Mara's house?")
@@ -78,7 +78,7 @@ def _max_diff(a, b) -> float:
 def test_tiny_models_match_transformers_exactly(kind):
     import torch
 
-    from engine.llama_fast import fast_model
+    from engine.llama.fast import fast_model
 
     model = _tiny(kind)
     ids = [int(i) for i in torch.randint(3, 96, (23,), generator=torch.Generator().manual_seed(1))]
@@ -95,7 +95,7 @@ def test_tiny_models_match_transformers_exactly(kind):
 def test_spare_cache_is_reused_and_replaced_weights_rebuild():
     import torch
 
-    from engine.llama_fast import fast_model
+    from engine.llama.fast import fast_model
 
     model = _tiny("llama")
     fast = fast_model(model)
@@ -116,7 +116,7 @@ def test_models_the_fast_path_cannot_run_take_the_generic_one():
     from transformers import GPT2Config, GPT2LMHeadModel, MistralConfig, MistralForCausalLM
 
     from engine.generation import GenericRunner, open_runner
-    from engine.llama_fast import apply_fast_decode, fast_model, unsupported_reason
+    from engine.llama.fast import apply_fast_decode, fast_model, unsupported_reason
 
     gpt2 = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
     assert "model_type 'gpt2'" in unsupported_reason(gpt2)
@@ -158,7 +158,7 @@ def test_prefix_cache_entries_continue_on_the_fast_path(tmp_path):
 def test_cancel_set_before_a_prefill_chunk_stops_it():
     import torch
 
-    from engine.llama_fast import fast_model
+    from engine.llama.fast import fast_model
 
     fast = fast_model(_tiny("llama"))
     cancel = threading.Event()
@@ -185,7 +185,7 @@ def _passage_ids(loaded) -> list[int]:
 def test_embedded_default_greedy_equals_transformers_over_64_tokens(embedded):
     import torch
 
-    from engine.llama_fast import apply_fast_decode
+    from engine.llama.fast import apply_fast_decode
 
     torch.set_num_threads(1)
     ids = _passage_ids(embedded)
@@ -210,7 +210,7 @@ def test_int8_decode_answers_and_cancels_through_the_backend(embedded):
 
     from engine.backends.local import LocalBackend
     from engine.generation import FastRunner, open_runner
-    from engine.llama_fast import apply_fast_decode
+    from engine.llama.fast import apply_fast_decode
 
     apply_fast_decode(embedded.model, "int8-cpu")
     try:
@@ -244,8 +244,9 @@ def test_int8_decode_answers_and_cancels_through_the_backend(embedded):
 @pytest.mark.slow
 def test_loader_option_packs_decode_weights(tmp_path):
     from engine.errors import ModelLoadError
-    from engine.llama_fast import fast_model
-    from engine.loading import LoadOptions, load
+    from engine.llama.fast import fast_model
+    from engine.loading import load
+    from engine.placement.options import LoadOptions
     from engine.models import ModelSpec
 
     loaded = load("smollm2-135m-instruct", shared_cache_dir(), LoadOptions(quantization="int8-cpu"))

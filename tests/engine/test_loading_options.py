@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import ModelLoadError
-from engine.loading import LoadOptions, from_pretrained_kwargs, load
+from engine.loading import from_pretrained_kwargs, load
+from engine.placement.options import LoadOptions
 
 
 def test_bad_options_are_refused_before_anything_loads(tmp_path):

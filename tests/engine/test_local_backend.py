@@ -7,8 +7,8 @@ import time
 import pytest
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import (Backend, Done, GenerationParams, Message, TextDelta, Usage,
-                                  collect)
+from engine.backends.protocol import Backend
+from engine.events import Done, GenerationParams, Message, TextDelta, Usage, collect
 from engine.tokens import TokenCounter
 
 PASSAGE = Message("user", "Read this passage: 'Mara lives in Lisbon. Her house is painted blue.' "

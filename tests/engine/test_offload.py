@@ -7,10 +7,10 @@ import pytest
 import torch
 
 from engine.errors import ModelLoadError
-from engine.loading import LoadOptions
-from engine.loading_v4 import PrecisionWarning, load_v4
-from engine.offload import layer_device_map, normalize_max_memory, placement_kwargs
-from engine.tiny import TEST_V4, build_tiny_v4, make_config
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning, load_v4
+from engine.placement.offload import layer_device_map, normalize_max_memory, placement_kwargs
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4, make_config
 
 
 def test_max_memory_keys_are_normalized_and_imply_auto(tmp_path):

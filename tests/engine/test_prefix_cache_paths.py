@@ -153,10 +153,10 @@ def test_processes_store_evict_and_read_one_folder_at_once(tmp_path):
 def test_v4_second_question_after_the_library_hits_a_coarser_snapshot(tmp_path):
     from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
 
-    from engine.deepseek_v4 import apply_fast_v4
+    from engine.deepseek_v4.model import apply_fast_v4
     from engine.generation import prefill
-    from engine.tiny import WINDOW_TEST_V4
-    from engine.v4_cache import V4Cache
+    from engine.deepseek_v4.tiny import WINDOW_TEST_V4
+    from engine.deepseek_v4.cache import V4Cache
 
     torch.manual_seed(0)
     model = apply_fast_v4(DeepseekV4ForCausalLM(DeepseekV4Config(**WINDOW_TEST_V4)).eval())

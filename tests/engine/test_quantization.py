@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.loading import LoadOptions
-from engine.loading_v4 import PrecisionWarning, load_v4
-from engine.quantization import apply_quantization, quantization_report
-from engine.tiny import TEST_V4, build_tiny_v4
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning, load_v4
+from engine.placement.quantization import apply_quantization, quantization_report
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -67,8 +67,9 @@ import ctypes, gc, json, sys, warnings
 import torch
 from transformers import AutoModelForCausalLM
 sys.path.insert(0, sys.argv[3])
-from engine.loading import LoadOptions, from_pretrained_kwargs
-from engine.quantization import quantization_report
+from engine.loading import from_pretrained_kwargs
+from engine.placement.options import LoadOptions
+from engine.placement.quantization import quantization_report
 warnings.simplefilter("ignore")
 mode = None if sys.argv[2] == "none" else sys.argv[2]
 

@@ -8,7 +8,8 @@ import pytest
 from embedded_cache import shared_cache_dir
 
 from engine.backends.anthropic import AnthropicBackend
-from engine.backends.base import Backend, GenerationParams, Message
+from engine.backends.protocol import Backend
+from engine.events import GenerationParams, Message
 from engine.backends.factory import make_backend
 from engine.backends.openai_compat import OpenAICompatBackend
 from engine.backends.server_info import choose_window, window_from_entry

@@ -18,7 +18,7 @@ import uvicorn
 from embedded_cache import shared_cache_dir
 
 from engine.backends.anthropic import AnthropicBackend
-from engine.backends.base import GenerationParams, Message, collect
+from engine.events import GenerationParams, Message, collect
 from engine.backends.factory import make_backend
 from engine.backends.openai_compat import OpenAICompatBackend
 from engine.errors import BackendUnavailable

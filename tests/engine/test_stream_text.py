@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import TextDelta, ThinkingDelta
+from engine.events import TextDelta, ThinkingDelta
 from engine.embedded import ensure_converted
 from engine.generation import Detokenizer, StreamSplitter
 

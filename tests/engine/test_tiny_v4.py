@@ -10,12 +10,13 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import load_file
 
-from engine import v4_format
-from engine.loading import LoadOptions
-from engine.loading_v4 import PrecisionWarning, inspect_checkpoint, load_v4
-from engine.tiny import BENCH_V4_SMALL, TEST_V4, build_tiny_v4, main, make_config
+from engine.deepseek_v4 import format as v4_format
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning, inspect_checkpoint, load_v4
+from engine.deepseek_v4.tiny import BENCH_V4_SMALL, TEST_V4, build_tiny_v4, main, make_config
 
-FLASH_JSON = Path(__file__).resolve().parents[2] / "engine" / "configs" / "deepseek-v4-flash.json"
+FLASH_JSON = (Path(__file__).resolve().parents[2] / "engine" / "deepseek_v4" / "configs"
+              / "deepseek-v4-flash.json")
 HEADER = {"fp8": "F8_E4M3", "fp4": "I8", "bf16": "BF16", "f32": "F32", "i64": "I64"}
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import Message
+from engine.events import Message
 from engine.embedded import ensure_converted
 from engine.tokens import TokenCounter
 

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import GenerationParams, Message, ToolSpec, collect
+from engine.events import GenerationParams, Message, ToolSpec, collect
 from engine.backends.factory import make_backend
 from workbench.config import DEFAULT_MODEL
 

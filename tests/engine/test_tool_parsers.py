@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from engine.backends.base import (Done, Message, TextDelta, ToolCall, ToolCallDelta, ToolSpec,
+from engine.events import (Done, Message, TextDelta, ToolCall, ToolCallDelta, ToolSpec,
                                   Usage, collect)
 from engine.tools import formats, hermes, llama3, render
 from engine.tools.extract import forced_call_events, tool_call_events

@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import v4_format
-from engine.v4_format import (dequantize_fp4, dequantize_fp8, from_e8m0, quantize_fp4,
+from engine.deepseek_v4 import format as v4_format
+from engine.deepseek_v4.format import (dequantize_fp4, dequantize_fp8, from_e8m0, quantize_fp4,
                               quantize_fp8, storage_kind)
 
 
@@ -84,7 +84,7 @@ def test_official_names_invert_transformers_conversion_mapping():
     from transformers import AutoModelForCausalLM
     from transformers.conversion_mapping import get_checkpoint_conversion_mapping
 
-    from engine.tiny import TEST_V4, make_config
+    from engine.deepseek_v4.tiny import TEST_V4, make_config
 
     with init_empty_weights():
         model = AutoModelForCausalLM.from_config(make_config(TEST_V4))

@@ -7,12 +7,12 @@ import warnings
 import pytest
 import torch
 
-from engine.backends.base import GenerationParams, Message, collect
+from engine.events import GenerationParams, Message, collect
 from engine.backends.local import LocalBackend
-from engine.deepseek_v4 import FastV4Model
-from engine.loading import LoadOptions
-from engine.loading_v4 import PrecisionWarning, load_v4
-from engine.tiny import TEST_V4, build_tiny_v4
+from engine.deepseek_v4.model import FastV4Model
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning, load_v4
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 from embedded_cache import shared_cache_dir
 

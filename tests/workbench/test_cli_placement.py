@@ -84,7 +84,7 @@ def test_flags_win_over_the_environment_and_reach_the_engine(project):
                       env={"LONGHAND_QUANTIZATION": "fp16-cpu"}))
     engine = out["engine"]
     assert engine["model"] == "smollm2-135m-instruct" and engine["backend"] == "local"
-    assert engine["kernels"] == "fused"  # the fast Llama forward (engine/llama_fast.py)
+    assert engine["kernels"] == "fused"  # the fast Llama forward (engine/llama/fast.py)
     assert engine["placement"]["quantization"] == "int8-cpu"
     assert engine["placement"]["device_map"] == "cpu"
     assert set(engine["placement"]["devices"]) == {"cpu"}

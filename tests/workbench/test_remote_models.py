@@ -9,7 +9,7 @@ import socket
 import pytest
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import Message
+from engine.events import Message
 from engine.backends.factory import make_backend
 from engine.backends.remote_tokens import check_tokenizer
 from engine.embedded import ensure_converted

@@ -133,7 +133,8 @@ def load_for_training(settings):
     modules (the engine's fused V4 kernels are inference-only)."""
     import torch
 
-    from engine.loading import LoadOptions, load
+    from engine.loading import load
+    from engine.placement.options import LoadOptions
 
     cuda = torch.cuda.is_available()
     options = LoadOptions(quantization="nf4" if cuda else None,

@@ -17,7 +17,8 @@ import threading
 from pathlib import Path
 from typing import Iterator
 
-from engine.backends.base import Backend, Event, GenerationParams, Message
+from engine.backends.protocol import Backend
+from engine.events import Event, GenerationParams, Message
 
 
 def adapter_key(adapter) -> str:

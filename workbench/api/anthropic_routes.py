@@ -20,7 +20,7 @@ from typing import AsyncIterator
 
 from fastapi import APIRouter, Request
 
-from engine.backends.base import Done, TextDelta, ThinkingDelta, ToolCallDelta, Usage
+from engine.events import Done, TextDelta, ThinkingDelta, ToolCallDelta, Usage
 
 from . import service
 from .errors import ApiError, as_api_error, error_body

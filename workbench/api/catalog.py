@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from engine import models
-from engine.backends.base import Backend
+from engine.backends.protocol import Backend
 from engine.adapters import split_model_name
 from engine.errors import EngineError
 from workbench.config import Settings

@@ -17,7 +17,8 @@ from typing import Awaitable, TypeVar
 
 from starlette.requests import ClientDisconnect, Request
 
-from engine.backends.base import Backend, Done, Event, GenerationParams, Message
+from engine.backends.protocol import Backend
+from engine.events import Done, Event, GenerationParams, Message
 
 from .queue import AdmissionQueue, Ticket
 

@@ -17,7 +17,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from engine.backends.base import Message
+from engine.events import Message
 
 from .errors import ApiError
 

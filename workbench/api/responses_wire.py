@@ -19,7 +19,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from engine.backends.base import GenerationParams, Message, ToolCall, ToolSpec
+from engine.events import GenerationParams, Message, ToolCall, ToolSpec
 
 from .errors import bad_request
 from .tool_wire import EMPTY_SCHEMA, checked_choice, checked_schema

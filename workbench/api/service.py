@@ -21,8 +21,9 @@ from typing import AsyncIterator
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from engine.backends.base import Backend, Completion, Done, Event, GenerationParams, Message
-from engine.backends.base import TextDelta, ThinkingDelta, ToolCallDelta, ToolSpec, Usage
+from engine.backends.protocol import Backend
+from engine.events import Completion, Done, Event, GenerationParams, Message
+from engine.events import TextDelta, ThinkingDelta, ToolCallDelta, ToolSpec, Usage
 from engine.errors import ContextOverflow
 from workbench.config import Settings
 

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from engine.backends.base import ToolSpec
+from engine.events import ToolSpec
 from engine.tools import constrain, hermes
 
 from .errors import bad_request

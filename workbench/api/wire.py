@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from engine.backends.base import GenerationParams, Message, ToolCall, ToolSpec
+from engine.events import GenerationParams, Message, ToolCall, ToolSpec
 
 from .errors import bad_request
 from .tool_wire import (AnthropicTool, AnthropicToolChoice, OpenAINamedChoice, OpenAITool,

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from engine.backends.base import Message
+from engine.events import Message
 
 from workbench.errors import BudgetExceeded
 from workbench.synthesis.packing import Block, Packed, Source, render_document, render_section

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
-from engine.backends.base import Message
+from engine.events import Message
 
 from workbench.errors import BudgetExceeded
 from workbench.synthesis.budget import Budget, Chunk

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
-from engine.backends.base import Message
+from engine.events import Message
 
 from workbench.synthesis.templates import Template
 

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Protocol
 
-from engine.backends.base import Done, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.events import Done, GenerationParams, TextDelta, ThinkingDelta, Usage
 from engine.backends.describe import describe
 from engine.errors import Cancelled
 

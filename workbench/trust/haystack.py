@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Sequence
 
-from engine.backends.base import Message
+from engine.events import Message
 
 from workbench.errors import WorkbenchError
 from workbench.synthesis.packing import Source, assemble, document_blocks

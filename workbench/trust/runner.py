@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from typing import Callable, Sequence
 
-from engine.backends.base import Done, GenerationParams, TextDelta, Usage
+from engine.events import Done, GenerationParams, TextDelta, Usage
 from engine.errors import Cancelled
 
 from workbench.errors import WorkbenchError

@@ -12,7 +12,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from engine.v4_cache import V4Cache
+from engine.deepseek_v4.cache import V4Cache
 
 from v4_pairs import fast_copy
 

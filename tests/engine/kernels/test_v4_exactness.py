@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import DynamicCache
 
-from engine.v4_cache import V4Cache
+from engine.deepseek_v4.cache import V4Cache
 
 from v4_pairs import build_reference, fast_copy
 
@@ -119,7 +119,7 @@ def test_bench_small_prefill_4096_matches_reference():
     output by ~1e-4. Measured: 63 of 64 rows within 1e-4, one row at 1.3e-4 (2 of 262,144
     logits). The test holds exactly that line, so any real regression fails it.
     """
-    from engine.tiny import BENCH_V4_SMALL
+    from engine.deepseek_v4.tiny import BENCH_V4_SMALL
 
     reference = build_reference(base=BENCH_V4_SMALL)
     fast = fast_copy(reference)

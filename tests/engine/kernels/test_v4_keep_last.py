@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine import v4_layer
-from engine.v4_cache import V4Cache
+from engine.deepseek_v4 import layer as v4_layer
+from engine.deepseek_v4.cache import V4Cache
 
 from v4_pairs import build_reference, fast_copy
 

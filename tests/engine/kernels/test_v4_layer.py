@@ -1,10 +1,11 @@
-"""engine/v4_layer.py against transformers' own mHC, norms and residual mix: bitwise in fp32."""
+"""engine/deepseek_v4/layer.py against transformers' own mHC, norms and residual mix: bitwise
+in fp32."""
 from __future__ import annotations
 
 import pytest
 import torch
 
-from engine import v4_layer
+from engine.deepseek_v4 import layer as v4_layer
 
 from v4_pairs import build_reference
 

@@ -62,7 +62,7 @@ def test_fast_model_on_triton_matches_reference(v4_pair):
     from transformers import DynamicCache
     from v4_pairs import fast_copy
 
-    from engine.v4_cache import V4Cache
+    from engine.deepseek_v4.cache import V4Cache
 
     reference, _ = v4_pair
     fast = fast_copy(reference, backend="triton")

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import copy
 
-from engine.tiny import WINDOW_TEST_V4 as V4_KERNEL_TEST  # real window and rates (4, 128)
+# real window and rates (4, 128)
+from engine.deepseek_v4.tiny import WINDOW_TEST_V4 as V4_KERNEL_TEST
 
 
 def build_reference(overrides: dict | None = None, base: dict | None = None):
@@ -28,6 +29,6 @@ def build_reference(overrides: dict | None = None, base: dict | None = None):
 
 
 def fast_copy(reference, **kwargs):
-    from engine.deepseek_v4 import apply_fast_v4
+    from engine.deepseek_v4.model import apply_fast_v4
 
     return apply_fast_v4(copy.deepcopy(reference), **kwargs)

@@ -6,12 +6,12 @@ import warnings
 import pytest
 import torch
 
-from engine import expert_offload
-from engine.loading import LoadOptions
-from engine.loading_v4 import PrecisionWarning, load_v4
-from engine.native import load_v4_native
-from engine.offload import layer_device_map
-from engine.tiny import TEST_V4, build_tiny_v4, make_config
+from engine.deepseek_v4 import expert_offload
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning, load_v4
+from engine.deepseek_v4.native import load_v4_native
+from engine.placement.offload import layer_device_map
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4, make_config
 
 K = TEST_V4["num_experts_per_tok"]
 LAYERS = TEST_V4["num_hidden_layers"]
@@ -107,7 +107,7 @@ def test_hot_experts_and_host_compute_move_no_weights(tiny):
     some = load_v4_native(tiny)
     budget = expert_offload.choose_hot(some, device_budget=None)  # no budget: everything
     assert sum(map(len, budget.values())) == 8 * LAYERS
-    from engine.native import resident_bytes
+    from engine.deepseek_v4.native import resident_bytes
 
     dense = resident_bytes(some) - 8 * LAYERS * layer_bytes
     hot = expert_offload.choose_hot(some, dense + 5 * layer_bytes, counts)

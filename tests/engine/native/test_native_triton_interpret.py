@@ -1,7 +1,7 @@
 """The FP8 and W4A16 Triton kernels against torch, on CPU through Triton's interpreter.
 
 TRITON_INTERPRET=1 must be set before the kernels are decorated, so it is set at import, before
-engine.native.triton_matmul is imported (lazily, inside the tests)."""
+engine.kernels.triton_matmul is imported (lazily, inside the tests)."""
 from __future__ import annotations
 
 import importlib.util
@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-from engine import v4_format
+from engine.deepseek_v4 import format as v4_format
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("triton") is None,
                                 reason="triton is not installed")
@@ -21,7 +21,7 @@ BF16_TOL = 1.6e-2  # one bf16 ulp, relative to the output's scale
 @pytest.mark.parametrize("m,n,k", [(1, 200, 256), (5, 128, 384), (17, 64, 128), (0, 128, 128)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_fp8_linear_matches_dequantize_then_matmul(m, n, k, dtype):
-    from engine.native import triton_matmul
+    from engine.kernels import triton_matmul
 
     gen = torch.Generator().manual_seed(m + n)
     q, s = v4_format.quantize_fp8(torch.randn(n, k, generator=gen))
@@ -37,7 +37,7 @@ def test_fp8_linear_matches_dequantize_then_matmul(m, n, k, dtype):
 @pytest.mark.parametrize("m,n,k", [(1, 96, 256), (4, 64, 64), (20, 33, 128)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 def test_w4a16_linear_matches_dequantize_then_matmul(m, n, k, dtype):
-    from engine.native import triton_matmul
+    from engine.kernels import triton_matmul
 
     gen = torch.Generator().manual_seed(m * n)
     packed, scale = v4_format.quantize_fp4(torch.randn(n, k, generator=gen))
@@ -49,7 +49,7 @@ def test_w4a16_linear_matches_dequantize_then_matmul(m, n, k, dtype):
 
 
 def test_fp4_experts_module_runs_on_the_triton_path():
-    from engine.native.modules import Fp4Experts
+    from engine.deepseek_v4.native.modules import Fp4Experts
 
     gen = torch.Generator().manual_seed(3)
     experts = Fp4Experts(4, 64, 32, limit=10.0, dtype=torch.float32)

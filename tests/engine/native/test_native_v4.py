@@ -6,13 +6,13 @@ import warnings
 import pytest
 import torch
 
-from engine import v4_format
-from engine.loading import LoadOptions
-from engine.loading_v4 import PrecisionWarning, load_v4
-from engine.native import Fp4Experts, Fp8BlockLinear, load_v4_native, resident_bytes
-from engine.native import modules as native_modules
-from engine.native.loader import file_bytes
-from engine.tiny import TEST_V4, build_tiny_v4
+from engine.deepseek_v4 import format as v4_format
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning, load_v4
+from engine.deepseek_v4.native import Fp4Experts, Fp8BlockLinear, load_v4_native, resident_bytes
+from engine.deepseek_v4.native import modules as native_modules
+from engine.deepseek_v4.native.loader import file_bytes
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,12 @@ from pathlib import Path
 import pytest
 
 from engine.__main__ import main
-from engine.planner import Machine, inventory_from_config, inventory_from_folder, plan, plan_path
+from engine.deepseek_v4.planner import (
+    Machine, inventory_from_config, inventory_from_folder, plan, plan_path,
+)
 
-FLASH = Path(__file__).resolve().parents[3] / "engine" / "configs" / "deepseek-v4-flash.json"
+FLASH = (Path(__file__).resolve().parents[3] / "engine" / "deepseek_v4" / "configs"
+         / "deepseek-v4-flash.json")
 GB = 1e9
 
 
@@ -48,14 +51,14 @@ def test_small_machines_spill_to_disk_and_say_so(flash):
 
 
 def test_folder_headers_agree_with_the_config(tmp_path):
-    from engine.tiny import TEST_V4, build_tiny_v4
+    from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
     folder = build_tiny_v4(tmp_path / "t", TEST_V4, seed=0)
     from_headers = inventory_from_folder(folder)
     from_config = inventory_from_config(folder / "config.json")
     assert from_headers.total == from_config.total
     assert from_headers.expert_bytes == from_config.expert_bytes
-    from engine.native.loader import file_bytes
+    from engine.deepseek_v4.native.loader import file_bytes
 
     assert from_headers.total == file_bytes(folder)
     assert plan_path(folder, Machine()).fits

@@ -162,7 +162,7 @@ def test_eviction_keeps_the_newest(tmp_path):
 
 @pytest.mark.slow
 def test_local_backend_hook(loaded, tmp_path):
-    from engine.backends.base import GenerationParams, Message, collect
+    from engine.events import GenerationParams, Message, collect
     from engine.backends.local import LocalBackend
 
     cache = PrefixCache(tmp_path / "kv", block=64)

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from engine.prefix_cache import PrefixCache
-from engine.tiny import WINDOW_TEST_V4
+from engine.deepseek_v4.tiny import WINDOW_TEST_V4
 
 V4_SMALL = WINDOW_TEST_V4  # the real window (128) and compression rates (4, 128)
 TOL = 1e-5
@@ -16,7 +16,7 @@ TOL = 1e-5
 def model():
     from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
 
-    from engine.deepseek_v4 import apply_fast_v4
+    from engine.deepseek_v4.model import apply_fast_v4
 
     torch.manual_seed(0)
     reference = DeepseekV4ForCausalLM(DeepseekV4Config(**V4_SMALL)).eval()
@@ -29,7 +29,7 @@ def model():
 
 def _cold(model, ids, splits):
     from engine.generation import prefill
-    from engine.v4_cache import V4Cache
+    from engine.deepseek_v4.cache import V4Cache
 
     cache, logits = V4Cache(model.config), None
     bounds = [0, *splits, len(ids)]
@@ -78,7 +78,7 @@ def test_v4_warm_prefill_gives_the_cold_logits(model, tmp_path, block):
 
 def test_v4_state_round_trip_continues_decoding(model):
     from engine.generation import decode_step, prefill
-    from engine.v4_cache import V4Cache
+    from engine.deepseek_v4.cache import V4Cache
 
     ids = _prompt(4, 301)  # mid-window for every compressor
     with torch.inference_mode():

@@ -22,7 +22,7 @@ def test_v4_lora_skips_routed_experts():
     import torch
     from transformers import DeepseekV4ForCausalLM
 
-    from engine.tiny import TEST_V4, make_config
+    from engine.deepseek_v4.tiny import TEST_V4, make_config
     from workbench.adapters.targets import targets_for
     from workbench.adapters.training import TrainSettings, make_lora_model
 

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from embedded_cache import shared_cache_dir
-from engine.deepseek_v4 import FastV4Model
-from engine.loading import LoadOptions, load
-from engine.loading_v4 import PrecisionWarning
-from engine.tiny import TEST_V4, build_tiny_v4
+from engine.deepseek_v4.model import FastV4Model
+from engine.loading import load
+from engine.placement.options import LoadOptions
+from engine.deepseek_v4.reference import PrecisionWarning
+from engine.deepseek_v4.tiny import TEST_V4, build_tiny_v4
 
 TEXT = ("INT. KITCHEN - NIGHT. Mara reads the letter twice, folds it, and sets it under the "
         "sugar bowl. MARA: He always did write like a man leaving a room. ") * 4
@@ -63,6 +64,8 @@ def test_fused_kernels_refuse_autograd_with_a_clear_message(v4_folder, tmp_path)
         loaded = load(str(v4_folder), tmp_path, LoadOptions(dtype="float32"))
     assert isinstance(loaded.model.model, FastV4Model)
     ids = torch.tensor([[1, 2, 3, 4]])
+    # the native load holds frozen FP8/FP4 weights; a trainer makes parameters trainable
+    loaded.model.model.embed_tokens.weight.requires_grad_(True)
     with pytest.raises(RuntimeError, match=r"inference-only.*kernels=False"):
         loaded.model(ids)
     with torch.no_grad():

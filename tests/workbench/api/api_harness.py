@@ -1,6 +1,6 @@
 """Harness for the HTTP API tests: a live uvicorn server on loopback and a paced echo backend.
 
-`PacedEchoBackend` is a real Backend (the protocol in engine/backends/base.py), deterministic
+`PacedEchoBackend` is a real Backend (the protocol in engine/events.py), deterministic
 and cheap: it answers with the words of the last message, one "token" per word at a fixed
 pace, honours max_new_tokens, stop strings, thinking and the cancel Event, and records what
 happened. The queue, load, framing and error tests use it; content tests use the real model.
@@ -15,7 +15,7 @@ from typing import Iterator
 
 import uvicorn
 
-from engine.backends.base import (Done, Event, GenerationParams, Message, TextDelta,
+from engine.events import (Done, Event, GenerationParams, Message, TextDelta,
                                   ThinkingDelta, Usage)
 
 

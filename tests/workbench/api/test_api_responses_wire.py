@@ -18,7 +18,7 @@ import pytest
 from api_harness import LiveServer, PacedEchoBackend
 
 from app import parse_settings
-from engine.backends.base import Done, GenerationParams, Message, TextDelta, ToolCallDelta, Usage
+from engine.events import Done, GenerationParams, Message, TextDelta, ToolCallDelta, Usage
 from engine.embedded import embedded_gguf_path
 from workbench.api import create_api_app
 from workbench.config import DEFAULT_MODEL, Settings

@@ -14,7 +14,7 @@ import pytest
 from api_harness import LiveServer
 from embedded_cache import shared_cache_dir
 
-from engine.backends.base import Message
+from engine.events import Message
 from engine.backends.factory import make_backend
 from workbench.api import create_api_app
 from workbench.config import DEFAULT_MODEL, Settings

@@ -16,7 +16,7 @@ from api_harness import LiveServer
 from embedded_cache import shared_cache_dir
 
 from engine.backends.anthropic import AnthropicBackend
-from engine.backends.base import GenerationParams, Message, ToolSpec, collect
+from engine.events import GenerationParams, Message, ToolSpec, collect
 from engine.backends.factory import make_backend
 from engine.backends.openai_compat import OpenAICompatBackend
 from engine.tokens import TokenCounter

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from api_harness import LiveServer, PacedEchoBackend
 
-from engine.backends.base import Message, ToolCall, ToolSpec
+from engine.events import Message, ToolCall, ToolSpec
 from workbench.api import create_api_app
 from workbench.api.errors import ApiError
 from workbench.api.wire import ChatCompletionRequest, CountTokensRequest, MessagesRequest

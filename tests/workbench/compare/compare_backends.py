@@ -9,7 +9,7 @@ import re
 import threading
 from typing import Iterator
 
-from engine.backends.base import Done, Event, GenerationParams, Message, TextDelta, Usage
+from engine.events import Done, Event, GenerationParams, Message, TextDelta, Usage
 from engine.errors import EngineError
 
 TAG_RE = re.compile(r"^\[([^\]\n]+)\]", re.M)

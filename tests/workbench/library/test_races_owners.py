@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[3]
 CHILD = textwrap.dedent("""
     import json, sys, threading, time
     from pathlib import Path
-    from engine.backends.base import Done, TextDelta, Usage
+    from engine.events import Done, TextDelta, Usage
     from workbench.config import Settings
     from workbench.importers.base import ParsedDocument, Section
     from workbench.workbench import Workbench

@@ -13,7 +13,7 @@ import threading
 from abc import ABC, abstractmethod
 from typing import Iterator
 
-from engine.backends.base import Done, Event, GenerationParams, Message, TextDelta, Usage
+from engine.events import Done, Event, GenerationParams, Message, TextDelta, Usage
 
 TOKEN_RE = re.compile(r"\w+|[^\w\s]")
 QUESTIONS_RE = re.compile(r"\nQUESTIONS?:\n(?P<q>.*)\Z", re.S)

@@ -1,8 +1,8 @@
 """`load_v4_native(path)`: an official-layout V4 folder -> a DeepseekV4 model, FP8/FP4 as stored.
 
 Why: transformers' own load of these folders dequantizes everything off recent GPUs
-(engine/loading_v4.py reports it). Here the model skeleton is built on the meta device (no
-memory), every linear the checkpoint stores as F8_E4M3 becomes an `Fp8BlockLinear` and every
+(engine/deepseek_v4/reference.py reports it). Here the model skeleton is built on the meta device
+(no memory), every linear the checkpoint stores as F8_E4M3 becomes an `Fp8BlockLinear` and every
 MoE whose experts are stored as packed I8 becomes an `Fp4Experts`; then the safetensors shards
 are read tensor by tensor straight into those modules. Resident memory is the file size plus
 rotary tables, minus the MTP block (transformers' model has no MTP head, so it is not read).
@@ -10,8 +10,13 @@ rotary tables, minus the MTP block (transformers' model has no MTP head, so it i
 Precision of what is not quantized follows transformers' bf16 load: tensors stored F32 (mHC,
 sinks, position biases, router bias) stay fp32, the rest (stored BF16) is held in `dtype`.
 
-Does not know: devices beyond one `device` (engine/expert_offload.py places experts), tokenizers
-(engine/loading_v4.py), or the encodings themselves (engine/v4_format.py).
+With a plan (engine/deepseek_v4/expert_plan.py), a layer with experts off the device gets an
+`OffloadedExperts` (engine/deepseek_v4/expert_offload.py) filled per expert: device and host
+experts are read into their tier, disk experts only memory-mapped
+(engine/deepseek_v4/native/mapped.py).
+
+Does not know: which experts go where (the plan says), tokenizers (engine/deepseek_v4/load.py), or
+the encodings themselves (engine/deepseek_v4/format.py).
 """
 from __future__ import annotations
 
@@ -21,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from engine import v4_format
+from engine.deepseek_v4 import format as v4_format
 from engine.errors import ModelLoadError
-from engine.native.modules import Fp4Experts, Fp8BlockLinear
+from engine.deepseek_v4.native.modules import Fp4Experts, Fp8BlockLinear, resident_bytes
 
 _EXPERT = re.compile(r"layers\.(\d+)\.ffn\.experts\.(\d+)\.(w[123])\.(weight|scale)$")
 
@@ -71,18 +76,6 @@ def file_bytes(path: str | Path, skip_mtp: bool = True) -> int:
     return total
 
 
-def resident_bytes(model: torch.nn.Module, device: str | None = None) -> int:
-    """Bytes of every parameter and buffer (on `device` when given, e.g. "cpu" or "cuda:0")."""
-    seen, total = set(), 0
-    for tensor in [*model.parameters(), *model.buffers()]:
-        if id(tensor) in seen or tensor.is_meta:
-            continue
-        seen.add(id(tensor))
-        if device is None or str(tensor.device) == device:
-            total += tensor.numel() * tensor.element_size()
-    return total
-
-
 def _skeleton(path: Path, dtype: torch.dtype):
     from accelerate import init_empty_weights
     from transformers import AutoConfig, DeepseekV4ForCausalLM
@@ -98,8 +91,11 @@ def _skeleton(path: Path, dtype: torch.dtype):
     return model
 
 
-def _swap_modules(model, headers: dict, dtype: torch.dtype) -> dict[str, torch.nn.Module]:
-    """Replace FP8-stored linears and FP4-stored experts; official name -> module to fill."""
+def _swap_modules(model, headers: dict, dtype: torch.dtype,
+                  placed: dict | None = None) -> dict[str, torch.nn.Module]:
+    """Replace FP8-stored linears and FP4-stored experts; official name -> module to fill.
+
+    `placed`: layer -> OffloadedExperts for the layers whose experts are not all resident."""
     targets = {}
     for name, module in list(model.named_modules()):
         parent_name, _, leaf = name.rpartition(".")
@@ -114,7 +110,8 @@ def _swap_modules(model, headers: dict, dtype: torch.dtype) -> dict[str, torch.n
                 ".gate_up_proj")
             if headers.get(f"{official}.0.w1.weight", ("",))[0] != "I8":
                 continue
-            new = Fp4Experts.like(module, dtype)
+            layer = int(official.split(".")[1])
+            new = (placed or {}).get(layer) or Fp4Experts.like(module, dtype)
             targets[official] = new
         else:
             continue
@@ -133,10 +130,13 @@ def _target_dtype(stored: torch.Tensor, dtype: torch.dtype) -> torch.dtype:
 
 
 def load_v4_native(path: str | Path, dtype: torch.dtype = torch.bfloat16,
-                   device: str | torch.device = "cpu"):
+                   device: str | torch.device = "cpu", plan: dict | None = None):
     """Load an official-layout V4 folder keeping FP8/FP4 weights as stored; returns the model.
 
     `dtype`: compute dtype and the dtype of BF16-stored tensors (bf16 keeps the file's size).
+    `plan`: an engine/deepseek_v4/expert_plan.py `load_plan`; routed experts it puts in host RAM or
+    on disk are read there (or only memory-mapped), never into device memory; then
+    `model.expert_offload` holds the counters of what moves.
     `model.native_report` says what is held how, and resident vs file bytes."""
     from safetensors import safe_open
 
@@ -146,7 +146,8 @@ def load_v4_native(path: str | Path, dtype: torch.dtype = torch.bfloat16,
     shards = _shards(path)
     headers = _headers(shards)
     model = _skeleton(path, dtype)
-    targets = _swap_modules(model, headers, dtype)
+    placed = _placed_layers(model, plan, dtype, device) if plan else {}
+    targets = _swap_modules(model, headers, dtype, placed)
     for module in targets.values():
         _materialize(module, device)
     by_official = {}
@@ -163,7 +164,10 @@ def load_v4_native(path: str | Path, dtype: torch.dtype = torch.bfloat16,
                     continue
                 expert = _EXPERT.match(name)
                 stem = name.rsplit(".", 1)[0]
-                if expert and f"layers.{expert[1]}.ffn.experts" in targets:
+                if expert and int(expert[1]) in placed:
+                    _fill_placed(placed[int(expert[1])], int(expert[2]), expert[3], expert[4],
+                                 name, f, shard)
+                elif expert and f"layers.{expert[1]}.ffn.experts" in targets:
                     module = targets[f"layers.{expert[1]}.ffn.experts"]
                     _fill_expert(module, int(expert[2]), expert[3], expert[4], f.get_tensor(name))
                 elif stem in targets:
@@ -183,10 +187,18 @@ def load_v4_native(path: str | Path, dtype: torch.dtype = torch.bfloat16,
     if missing:
         raise ModelLoadError(f"{path}: no weights for {', '.join(missing[:5])}"
                              + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""))
+    for module in placed.values():
+        module.check_complete()
     model.to(device).eval()
     model.requires_grad_(False)
+    if placed:
+        from engine.deepseek_v4.expert_offload import count_tokens
+
+        count_tokens(model, next(iter(placed.values())).counters)
+        model.expert_offload = next(iter(placed.values())).counters
     stored = file_bytes(path)
-    held = resident_bytes(model)
+    held = resident_bytes(model) + sum(sum(m.held_bytes()[t] for t in ("device", "host"))
+                                       for m in placed.values())
     model.native_report = {
         "fp8_linears": sum(isinstance(m, Fp8BlockLinear) for m in model.modules()),
         "fp4_expert_layers": sum(isinstance(m, Fp4Experts) for m in model.modules()),
@@ -234,3 +246,53 @@ def _fill_dense_expert(model, match, tensor: torch.Tensor, dtype, device) -> Non
     else:
         rows = slice(0, inter) if which == "w1" else slice(inter, 2 * inter)
         experts.gate_up_proj[expert, rows].copy_(tensor)
+
+
+def _placed_layers(model, plan: dict, dtype: torch.dtype, device: torch.device) -> dict:
+    """Layer -> an empty OffloadedExperts for each layer with experts off the device."""
+    from engine.deepseek_v4.expert_offload import OffloadCounters, OffloadedExperts
+
+    tiers: dict[int, dict[int, str]] = {}  # layer -> expert -> tier
+    for tier, layers in plan["experts"].items():
+        for layer, ids in layers.items():
+            tiers.setdefault(int(layer), {}).update(dict.fromkeys(ids, tier))
+    counters = OffloadCounters()
+    host = torch.device(plan["host"])
+    out = {}
+    for i, layer in enumerate(model.model.layers):
+        experts = layer.mlp.experts
+        wanted = tiers.get(i, {})
+        if type(experts).__name__ != "DeepseekV4Experts" or all(
+                t == "device" for t in wanted.values()):
+            continue
+        module = OffloadedExperts(experts.num_experts, experts.hidden_dim,
+                                  experts.intermediate_dim, experts.limit, dtype, i, device,
+                                  host, plan["mode"], counters)
+        module.tiers = {e: wanted.get(e, "device") for e in range(experts.num_experts)}
+        out[i] = module
+    return out
+
+
+def _fill_placed(module, expert: int, which: str, kind: str, name: str, f, shard: Path) -> None:
+    """One stored w1/w2/w3 tensor of a placed layer: into its tier, or mapped from disk."""
+    tier = module.tiers[expert]
+    module.__dict__.setdefault("parts", {}).setdefault(expert, set()).add(f"{which}.{kind}")
+    if tier == "disk":
+        from engine.deepseek_v4.native.mapped import MappedShard
+
+        maps = module.__dict__.setdefault("_maps", {})
+        mapped = maps.get(shard) or maps.setdefault(shard, MappedShard(shard))
+        module.disk_store.setdefault(expert, {})[f"{which}.{kind}"] = mapped.tensor(name)
+        return
+    store = module.hot if tier == "device" else module.host_store
+    where = module.device if tier == "device" else module.host
+    if expert not in store:
+        pin = tier == "host" and module.device.type == "cuda"
+        store[expert] = tuple(torch.empty(shape, dtype=dt, device=where, pin_memory=pin)
+                              for shape, dt in module.shapes().values())
+    gate_up, gate_up_scale, down, down_scale = store[expert]
+    inter = module.intermediate_dim
+    target = {"w1": (gate_up[:inter], gate_up_scale[:inter]),
+              "w3": (gate_up[inter:], gate_up_scale[inter:]),
+              "w2": (down, down_scale)}[which][0 if kind == "weight" else 1]
+    target.copy_(f.get_tensor(name).view(target.dtype))

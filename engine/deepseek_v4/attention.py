@@ -17,8 +17,8 @@ from torch import nn
 from transformers.models.deepseek_v4.modeling_deepseek_v4 import apply_rotary_pos_emb, rotate_half
 
 from engine.kernels import dispatch
-from engine.v4_cache import CompressorState, V4LayerCache
-from engine.v4_layer import rms_norm
+from engine.deepseek_v4.cache import CompressorState, V4LayerCache
+from engine.deepseek_v4.layer import rms_norm
 
 
 def rope_(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, unsqueeze_dim: int = 2):
@@ -89,7 +89,7 @@ class FastV4Attention(nn.Module):
             return V4LayerCache(self.layer_type, self.config)
         layer = past_key_values.layers[self.layer_idx]
         if not isinstance(layer, V4LayerCache):
-            raise TypeError("the fast V4 attention needs a V4Cache (engine.v4_cache)")
+            raise TypeError("the fast V4 attention needs a V4Cache (engine.deepseek_v4.cache)")
         return layer
 
     def _indexer_topk(self, hidden, q_residual, position_ids, cache: V4LayerCache, start: int):

@@ -13,7 +13,7 @@ Two ways in: `apply_quantization(kwargs, options)` adds a BitsAndBytesConfig to
 `nn.Linear` modules of an already loaded model (a V4 FP8 checkpoint that transformers had to
 dequantize: a checkpoint cannot carry two quantization configs).
 
-Does not know: loading or placement (engine/loading*.py, engine/offload.py).
+Does not know: loading or placement (engine/loading*.py, engine/placement/offload.py).
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ This module owns that encoding (quantize for building checkpoints, dequantize fo
 a loader produced) and the mapping from transformers' DeepseekV4 parameter names to the
 official names; transformers' `conversion_mapping.py` ("deepseek_v4") holds the reverse.
 
-Does not know: shards, config files or models (engine/tiny.py writes checkpoints,
-engine/loading_v4.py loads them); kernels that compute on these encodings live in
+Does not know: shards, config files or models (engine/deepseek_v4/tiny.py writes checkpoints,
+engine/deepseek_v4/reference.py loads them); kernels that compute on these encodings live in
 engine/kernels/.
 """
 from __future__ import annotations

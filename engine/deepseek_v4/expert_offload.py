@@ -14,8 +14,9 @@ on device and on host, and tokens, so traffic per token can be checked. On a CPU
 "host" and "device" are both the CPU and the same code path runs (the copies are real copies),
 which is how CI checks that per-token traffic is the routed experts' bytes, not the layer's.
 
-Does not know: checkpoints (engine/native/loader.py), planning for machines that are not this
-one (engine/planner.py), kernels (engine/native/modules.py computes an expert).
+Does not know: checkpoints (engine/deepseek_v4/native/loader.py), planning for machines that are
+not this one (engine/deepseek_v4/planner.py), kernels (engine/deepseek_v4/native/modules.py
+computes an expert).
 """
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from engine.native.modules import Fp4Experts, expert_ffn
+from engine.deepseek_v4 import format as v4_format
+from engine.deepseek_v4.native.modules import Fp4Experts, expert_ffn, resident_bytes
 
 MODES = ("fetch", "host")
 
@@ -32,6 +34,7 @@ MODES = ("fetch", "host")
 class OffloadCounters:
     tokens: int = 0
     bytes_h2d: int = 0  # expert weight bytes copied host -> device
+    bytes_disk: int = 0  # expert weight bytes read from memory-mapped checkpoint files
     activation_bytes: int = 0  # activations sent to and back from host-computed experts
     device_hits: int = 0  # (layer, expert) uses served by a device-resident expert
     host_hits: int = 0  # uses served from host (fetched or computed there)
@@ -43,6 +46,7 @@ class OffloadCounters:
     def per_token(self) -> dict:
         n = max(self.tokens, 1)
         return {"tokens": self.tokens, "bytes_h2d_per_token": self.bytes_h2d / n,
+                "bytes_disk_per_token": self.bytes_disk / n,
                 "activation_bytes_per_token": self.activation_bytes / n,
                 "expert_hits_per_token": (self.device_hits + self.host_hits) / n,
                 "device_hits_per_token": self.device_hits / n,
@@ -53,30 +57,80 @@ class OffloadCounters:
 
 
 class OffloadedExperts(Fp4Experts):
-    """An `Fp4Experts` whose packed store is on the host; `hot` experts also live on device."""
+    """An `Fp4Experts` whose experts live per expert on the device (`hot`), in host RAM
+    (`host_store`) or on disk (`disk_store`: memory-mapped views of the checkpoint's w1/w3/w2
+    weights and scales, engine/deepseek_v4/native/mapped.py). Stores are plain attributes, not
+    buffers: `model.to(device)` must not move them."""
 
-    def __init__(self, source: Fp4Experts, layer: int, device: torch.device, host: torch.device,
-                 hot: list[int], mode: str, counters: OffloadCounters):
+    def __init__(self, num_experts: int, hidden: int, intermediate: int, limit: float,
+                 dtype: torch.dtype, layer: int, device: torch.device, host: torch.device,
+                 mode: str, counters: OffloadCounters, backend: str | None = None):
         torch.nn.Module.__init__(self)
-        self.num_experts, self.hidden_dim = source.num_experts, source.hidden_dim
-        self.intermediate_dim, self.limit = source.intermediate_dim, source.limit
-        self.compute_dtype, self.backend = source.compute_dtype, source.backend
+        self.num_experts, self.hidden_dim = num_experts, hidden
+        self.intermediate_dim, self.limit = intermediate, limit
+        self.compute_dtype, self.backend = dtype, backend
         self.layer, self.device, self.host, self.mode = layer, device, host, mode
         self.counters = counters
-        pin = device.type == "cuda" and host.type == "cpu"
-        for name in ("gate_up", "gate_up_scale", "down", "down_scale"):
-            store = getattr(source, name).to(host)
-            # Host stores are plain attributes, not buffers: `model.to(device)` must not move them.
-            setattr(self, f"host_{name}", store.pin_memory() if pin else store)
-        self.hot = {e: tuple(t.to(device, copy=True) for t in self._host(e)) for e in hot}
+        self.hot: dict[int, tuple[torch.Tensor, ...]] = {}
+        self.host_store: dict[int, tuple[torch.Tensor, ...]] = {}
+        self.disk_store: dict[int, dict[str, torch.Tensor]] = {}
         self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
 
-    def _host(self, expert: int) -> tuple[torch.Tensor, ...]:
-        return (self.host_gate_up[expert], self.host_gate_up_scale[expert],
-                self.host_down[expert], self.host_down_scale[expert])
+    @classmethod
+    def from_source(cls, source: Fp4Experts, layer: int, device: torch.device,
+                    host: torch.device, hot: list[int], mode: str,
+                    counters: OffloadCounters) -> "OffloadedExperts":
+        """Every expert of a loaded `Fp4Experts` in host RAM, `hot` ones also on device."""
+        new = cls(source.num_experts, source.hidden_dim, source.intermediate_dim, source.limit,
+                  source.compute_dtype, layer, device, host, mode, counters, source.backend)
+        pin = device.type == "cuda" and host.type == "cpu"
+        stores = []
+        for name in ("gate_up", "gate_up_scale", "down", "down_scale"):
+            store = getattr(source, name).to(host)
+            stores.append(store.pin_memory() if pin else store)
+        new.host_store = {e: tuple(t[e] for t in stores) for e in range(source.num_experts)}
+        new.hot = {e: tuple(t.to(device, copy=True) for t in new.host_store[e]) for e in hot}
+        return new
+
+    def shapes(self) -> dict[str, tuple[tuple[int, int], torch.dtype]]:
+        """Per stored tensor of one expert: (shape, dtype), in `packed()` order."""
+        h, i, g = self.hidden_dim, self.intermediate_dim, v4_format.FP4_GROUP
+        return {"gate_up": ((2 * i, h // 2), torch.int8),
+                "gate_up_scale": ((2 * i, h // g), v4_format.E8M0_DTYPE),
+                "down": ((h, i // 2), torch.int8),
+                "down_scale": ((h, i // g), v4_format.E8M0_DTYPE)}
 
     def expert_bytes(self) -> int:
-        return sum(t.numel() * t.element_size() for t in self._host(0))
+        return sum(r * c for (r, c), _ in self.shapes().values())  # all 1-byte types
+
+    def held_bytes(self) -> dict[str, int]:
+        """Bytes of experts per tier: "device", "host" (RAM) and "disk" (mapped, not read)."""
+        return {"device": len(self.hot) * self.expert_bytes(),
+                "host": len(self.host_store) * self.expert_bytes(),
+                "disk": len(self.disk_store) * self.expert_bytes()}
+
+    def check_complete(self) -> None:
+        """Raise unless every expert sits in one store, with all of its tensors."""
+        from engine.errors import ModelLoadError
+
+        for e in range(self.num_experts):
+            where = [e in self.hot, e in self.host_store, e in self.disk_store]
+            parts = self.__dict__.get("parts", {}).get(e)
+            if sum(where) != 1 or (e in self.disk_store and len(self.disk_store[e]) != 6) \
+                    or (parts is not None and len(parts) != 6):
+                raise ModelLoadError(f"layer {self.layer}: expert {e} is missing tensors")
+
+    def _host(self, expert: int) -> tuple[torch.Tensor, ...]:
+        """The expert's packed tensors in host memory; a disk expert is read (copied) now."""
+        stored = self.host_store.get(expert)
+        if stored is not None:
+            return stored
+        views = self.disk_store[expert]  # w1/w3 stacked into gate_up, as Fp4Experts holds them
+        out = (torch.cat([views["w1.weight"], views["w3.weight"]]),
+               torch.cat([views["w1.scale"], views["w3.scale"]]),
+               views["w2.weight"].clone(), views["w2.scale"].clone())
+        self.counters.bytes_disk += self.expert_bytes()
+        return out
 
     def _fetch(self, expert: int):
         """Start copying one expert to the device; returns (tensors, ready event or None)."""
@@ -84,10 +138,13 @@ class OffloadedExperts(Fp4Experts):
         self.counters.bytes_h2d += nbytes
         self.counters.per_layer_h2d[self.layer] = self.counters.per_layer_h2d.get(
             self.layer, 0) + nbytes
+        source = self._host(expert)
+        if expert in self.disk_store and self.device == self.host:
+            return source, None  # the read from disk already is the copy
         if self._stream is None:
-            return tuple(t.to(self.device, copy=True) for t in self._host(expert)), None
+            return tuple(t.to(self.device, copy=True) for t in source), None
         with torch.cuda.stream(self._stream):
-            tensors = tuple(t.to(self.device, non_blocking=True) for t in self._host(expert))
+            tensors = tuple(t.to(self.device, non_blocking=True) for t in source)
             ready = torch.cuda.Event()
             ready.record(self._stream)
         return tensors, ready
@@ -154,8 +211,6 @@ def choose_hot(model, device_budget: int | None, counts: dict[int, list[int]] | 
     """The hottest (layer, expert) pairs that fit in `device_budget` bytes after the dense part.
 
     Without counts every expert is equally hot (then earlier ids first, spread across layers)."""
-    from engine.native.loader import resident_bytes
-
     layers = expert_layers(model)
     if device_budget is None:
         return {i: list(range(m.num_experts)) for i, m in layers.items()}
@@ -207,17 +262,21 @@ def apply_expert_offload(model, device="cpu", host="cpu", device_budget: int | N
         hot = choose_hot(model, device_budget, counts) if device_budget is not None else {}
     counters = OffloadCounters()
     for i, experts in layers.items():
-        model.model.layers[i].mlp.experts = OffloadedExperts(
+        model.model.layers[i].mlp.experts = OffloadedExperts.from_source(
             experts, i, device, host, sorted(hot.get(i, [])), mode, counters)
     model.to(device)
+    count_tokens(model, counters)
+    first = next(iter(layers.values()))
+    return ExpertOffload(counters, hot, mode, device, host, first.expert_bytes())
 
-    def count_tokens(module, args, kwargs):
+
+def count_tokens(model, counters: OffloadCounters) -> None:
+    """Count every forward's tokens into `counters` (per-token traffic needs the divisor)."""
+    def hook(module, args, kwargs):
         ids = kwargs.get("input_ids", args[0] if args else None)
         embeds = kwargs.get("inputs_embeds")
         counters.tokens += ids.numel() if ids is not None else embeds.shape[:-1].numel()
-    model.register_forward_pre_hook(count_tokens, with_kwargs=True)
-    first = next(iter(layers.values()))
-    return ExpertOffload(counters, hot, mode, device, host, first.expert_bytes())
+    model.register_forward_pre_hook(hook, with_kwargs=True)
 
 
 def count_accelerate_traffic(model) -> dict:

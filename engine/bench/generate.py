@@ -4,7 +4,7 @@ Cases: `load-cold` (GGUF conversion + first load, in a child process with a fres
 peak memory is its own), `load-cached` (the converted folder; max_abs_diff compares its logits
 with the cold load's), `prefill` (a ~2,000-token prompt), `decode` (128 greedy tokens after it,
 end-of-sequence ignored so every run decodes the same count), both on the path generation takes
-(engine/llama_fast.py, fp32, exact); `decode-fp16-cpu` / `decode-int8-cpu` (the packed decode
+(engine/llama/fast.py, fp32, exact); `decode-fp16-cpu` / `decode-int8-cpu` (the packed decode
 weights, teacher-forced on the fp32 tokens from the same prefilled cache: max_abs_diff and
 top1_agree say how far their logits are from fp32); `prefill-transformers` /
 `decode-transformers` (transformers' own forward with a DynamicCache, the before/after ratio).
@@ -13,7 +13,7 @@ llama.cpp in a child process (2 threads, n_ctx 8192) and fills the reference_* f
 missing or its child dies (a build whose CPU path faults here), every row still prints, with
 reference_s null and `reference_error` saying why.
 
-Does not know: the other benches (engine/bench.py dispatches).
+Does not know: the other benches (engine/bench/dispatch.py dispatches).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.bench import emit, record
+from engine.bench.dispatch import emit, record
 
 BENCH = "generate"
 DECODE_TOKENS = 128
@@ -41,7 +41,7 @@ def peak_gb() -> float:
 
 def _prompt_ids(tokenizer, seq: int) -> list[int]:
     """A real ~seq-token prompt: this package's own source text, chat-templated."""
-    root = Path(__file__).resolve().parent
+    root = Path(__file__).resolve().parents[1]  # engine/
     text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.rglob("*.py")))
     body = tokenizer(text, add_special_tokens=False)["input_ids"]
     while len(body) < seq:
@@ -56,7 +56,8 @@ def _cold_child(cache_dir: str, queue) -> None:
     import torch
 
     from engine.embedded import ensure_converted
-    from engine.loading import LoadOptions, load
+    from engine.loading import load
+    from engine.placement.options import LoadOptions
 
     started = time.perf_counter()
     ensure_converted(Path(cache_dir))
@@ -113,10 +114,10 @@ def reference_timings(gguf: str, prompt_ids: list[int], repeat: int) -> dict:
     """llama.cpp on the same GGUF, or {"error": why} when it is missing or crashed.
 
     On its best CPU variant first; if that child dies, once more without the AMX variant (see
-    engine/bench_llama_cpp.py), with the first crash kept as `note`."""
+    engine/bench/llama_cpp.py), with the first crash kept as `note`."""
     import importlib.util
 
-    from engine.bench_llama_cpp import AMX_VARIANTS, llama_cpp_child
+    from engine.bench.llama_cpp import AMX_VARIANTS, llama_cpp_child
 
     if importlib.util.find_spec("llama_cpp") is None:
         return {"error": "llama-cpp-python is not installed (make bench-deps)"}
@@ -138,7 +139,7 @@ def _fast_timings(model, prompt_ids: list[int], repeat: int) -> dict:
     import torch
 
     from engine.generation import PREFILL_CHUNK
-    from engine.llama_fast import DECODE_MODES, apply_fast_decode
+    from engine.llama.fast import DECODE_MODES, apply_fast_decode
 
     fast = apply_fast_decode(model, None)
     variants = {mode: fast.repacked(mode) for mode in (None, *DECODE_MODES)}
@@ -208,8 +209,9 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
 
     from engine.embedded import embedded_gguf_path
     from engine.generation import choose_threads
-    from engine.llama_fast import DECODE_MODES
-    from engine.loading import LoadOptions, load
+    from engine.llama.fast import DECODE_MODES
+    from engine.loading import load
+    from engine.placement.options import LoadOptions
 
     if args.reference and importlib.util.find_spec("llama_cpp") is None:
         raise SystemExit("--reference needs llama-cpp-python (make bench-deps)")

@@ -9,7 +9,7 @@
 - moe: the routed experts alone at 4096 tokens and at 1 token, ours vs every transformers
   `experts_implementation` (eager, grouped_mm, batched_mm); `reference_s` is the best of them.
 Weights come from `torch.manual_seed(0)` and transformers' own init, fp32, batch 1 (DESIGN.md §4).
-Does not know the dispatcher's CLI beyond `run(args, rest)` (engine/bench.py).
+Does not know the dispatcher's CLI beyond `run(args, rest)` (engine/bench/dispatch.py).
 """
 from __future__ import annotations
 
@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 
-from engine.bench import emit, record
-from engine.tiny import BENCH_V4_SMALL
+from engine.bench.dispatch import emit, record
+from engine.deepseek_v4.tiny import BENCH_V4_SMALL
 
 KEEP = 64  # logits positions compared
 WARMUP = 512  # tokens of the untimed first call
@@ -35,7 +35,7 @@ WARMUP = 512  # tokens of the untimed first call
 def _model(fast: bool):
     from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
 
-    from engine.deepseek_v4 import apply_fast_v4
+    from engine.deepseek_v4.model import apply_fast_v4
 
     torch.manual_seed(0)
     model = DeepseekV4ForCausalLM(DeepseekV4Config(**BENCH_V4_SMALL)).eval()
@@ -78,7 +78,7 @@ def _worker(kind: str, which: str, size: int, out: str, threads: int = 0,
             result = {"seconds": statistics.median(runs), "runs": runs}
             torch.save(logits, out + ".pt")
         else:
-            from engine.v4_cache import V4Cache
+            from engine.deepseek_v4.cache import V4Cache
 
             cache = V4Cache(model.config, max_length=size + 64)
             start = time.perf_counter()
@@ -97,7 +97,7 @@ def _worker(kind: str, which: str, size: int, out: str, threads: int = 0,
 def _spawn(kind: str, which: str, size: int, tmp: str, threads: int,
            repeat: int = 1) -> dict | None:
     out = str(Path(tmp) / f"{kind}-{which}-{size}.json")
-    cmd = [sys.executable, "-m", "engine.bench_v4", kind, which, str(size), out,
+    cmd = [sys.executable, "-m", "engine.bench.v4", kind, which, str(size), out,
            str(threads), str(repeat)]
     done = subprocess.run(cmd, capture_output=True, text=True)
     if done.returncode != 0:

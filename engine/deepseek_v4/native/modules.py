@@ -4,7 +4,8 @@
 block-diagonal `o_a_proj`) whose weight the release stores as e4m3 with one E8M0 scale per
 128x128 block. `Fp4Experts` replaces `DeepseekV4Experts` (the 3-D routed experts): per expert,
 `gate_up` is w1 then w3 stacked (2I, H/2) and `down` is w2 (H, I/2), packed e2m1 two per byte,
-low nibble first, with one E8M0 scale per 32 inputs (engine/v4_format.py owns the encodings).
+low nibble first, with one E8M0 scale per 32 inputs (engine/deepseek_v4/format.py owns the
+encodings).
 
 The matmuls dequantize on the fly. On CPU (torch): an FP8 weight one strip of output rows at a
 time (`STRIP_ELEMENTS` bounds the temporary), an FP4 expert only when a token routes to it; the
@@ -12,8 +13,8 @@ dequantized values are exact in bf16 and fp32, and the ops mirror transformers' 
 results equal a dequantize-then-load model's. On CUDA: the Triton kernels in triton_matmul.py,
 which read the packed bytes and never build a dequantized weight.
 
-Does not know: checkpoints (loader.py), routing, or where experts live (engine/expert_offload.py
-overrides `Fp4Experts.packed`).
+Does not know: checkpoints (loader.py), routing, or where experts live
+(engine/deepseek_v4/expert_offload.py overrides `Fp4Experts.packed`).
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import v4_format
+from engine.deepseek_v4 import format as v4_format
 
 STRIP_ELEMENTS = 1 << 23  # dequantized elements per strip of an FP8 weight (16 MiB in bf16)
 BACKENDS = ("torch", "triton")
@@ -46,7 +47,7 @@ def fp8_matmul(x: torch.Tensor, weight: torch.Tensor, scale: torch.Tensor, dtype
                backend: str | None = None, strip: int = STRIP_ELEMENTS) -> torch.Tensor:
     """x (..., K) @ dequant(weight (N, K) e4m3, scale (N/128, K/128))^T -> (..., N) in dtype."""
     if pick_backend(weight.device, backend) == "triton":
-        from engine.native import triton_matmul
+        from engine.kernels import triton_matmul
 
         flat = x.reshape(-1, x.shape[-1])
         out = triton_matmul.fp8_linear(flat, weight.view(torch.uint8), scale.view(torch.uint8))
@@ -69,7 +70,7 @@ def fp4_matmul(x: torch.Tensor, packed: torch.Tensor, scale: torch.Tensor, dtype
                backend: str | None = None) -> torch.Tensor:
     """x (M, K) @ dequant(packed (N, K/2) e2m1, scale (N, K/32))^T -> (M, N) in dtype."""
     if pick_backend(packed.device, backend) == "triton":
-        from engine.native import triton_matmul
+        from engine.kernels import triton_matmul
 
         return triton_matmul.fp4_linear(x, packed.view(torch.uint8),
                                         scale.view(torch.uint8)).to(dtype)
@@ -201,3 +202,15 @@ class Fp4Experts(nn.Module):
         return (f"num_experts={self.num_experts}, hidden={self.hidden_dim}, "
                 f"intermediate={self.intermediate_dim}, fp4 e2m1 + per-32 e8m0, "
                 f"compute={self.compute_dtype}")
+
+
+def resident_bytes(model: torch.nn.Module, device: str | None = None) -> int:
+    """Bytes of every parameter and buffer (on `device` when given, e.g. "cpu" or "cuda:0")."""
+    seen, total = set(), 0
+    for tensor in [*model.parameters(), *model.buffers()]:
+        if id(tensor) in seen or tensor.is_meta:
+            continue
+        seen.add(id(tensor))
+        if device is None or str(tensor.device) == device:
+            total += tensor.numel() * tensor.element_size()
+    return total

@@ -2,15 +2,17 @@
 
 Owns the swap, PEFT-style, of module *instances* in a loaded `DeepseekV4ForCausalLM`
 (verified against transformers 5.23.0, the pin in requirements.txt):
-- every `self_attn` becomes a `FastV4Attention` (engine/v4_attention.py),
+- every `self_attn` becomes a `FastV4Attention` (engine/deepseek_v4/attention.py),
 - every `mlp.experts` becomes a `FusedV4Experts` (grouped MoE kernel, hash-routed layers too),
+  except native FP4 experts (engine/native: `Fp4Experts`, or placed ones from
+  engine/deepseek_v4/expert_offload.py), which already compute from the packed bytes,
 - `model.model` becomes a `FastV4Model`: the same embeddings, decoder layers, mHC head and norm,
-  run by engine/v4_layer.py (fused norms and mHC math, bitwise transformers'), no dense mask,
-  a `V4Cache`, and long prompts fed in chunks (exact: chunked prefill
+  run by engine/deepseek_v4/layer.py (fused norms and mHC math, bitwise transformers'), no dense
+  mask, a `V4Cache`, and long prompts fed in chunks (exact: chunked prefill
   equals one piece) so activations stay bounded at any context length.
 Parameters are shared, never copied; no library class is patched. `generate` works unchanged: its
-default cache is refitted with fast layers on first use (engine/v4_cache.py `adopt`).
-Does not know checkpoints, tokenizers or loading (engine/loading.py, engine/tiny.py).
+default cache is refitted with fast layers on first use (engine/deepseek_v4/cache.py `adopt`).
+Does not know checkpoints, tokenizers or loading (engine/loading.py, engine/deepseek_v4/tiny.py).
 """
 
 import torch
@@ -19,9 +21,10 @@ from transformers.modeling_outputs import MoeModelOutputWithPast
 
 from engine.allocator import retain_freed_memory
 from engine.kernels import dispatch
-from engine.v4_attention import FastV4Attention
-from engine.v4_cache import V4Cache, adopt
-from engine.v4_layer import rms_norm, run_layer
+from engine.deepseek_v4.native.modules import Fp4Experts
+from engine.deepseek_v4.attention import FastV4Attention
+from engine.deepseek_v4.cache import V4Cache, adopt
+from engine.deepseek_v4.layer import rms_norm, run_layer
 
 VERIFIED_TRANSFORMERS = "5.23.0"
 PREFILL_CHUNK = 16384  # one piece up to 16K; longer prompts in pieces (bounded memory)
@@ -137,7 +140,8 @@ def apply_fast_v4(model: nn.Module, backend: str | None = None,
         raise ValueError(f"apply_fast_v4 needs a deepseek_v4 model, got {model.config.model_type}")
     for layer in base.layers:
         layer.self_attn = FastV4Attention(layer.self_attn, backend)
-        layer.mlp.experts = FusedV4Experts(layer.mlp.experts, backend)
+        if not isinstance(layer.mlp.experts, Fp4Experts):  # native FP4 experts run themselves
+            layer.mlp.experts = FusedV4Experts(layer.mlp.experts, backend)
     model.model = FastV4Model(base, prefill_chunk)
     model.register_forward_pre_hook(_note_logits_to_keep, with_kwargs=True)
     retain_freed_memory()

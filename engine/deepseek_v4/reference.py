@@ -1,7 +1,7 @@
 """Load a DeepSeek-V4 checkpoint folder (official layout) and say what precision it really got.
 
 Why: the official V4-Flash/Pro folders are FP8 e4m3 + FP4 e2m1 with E8M0 scales under the
-release's own tensor names (engine/v4_format.py). transformers reads them through its
+release's own tensor names (engine/deepseek_v4/format.py). transformers reads them through its
 fine-grained FP8 quantizer and the "deepseek_v4" conversion mapping: natively (FP8Linear /
 FP8Experts) on a GPU of compute capability 8.9 or newer, and otherwise by dequantizing every
 FP8/FP4 weight to bf16, which multiplies resident memory by about 3.6x (156 GB -> ~568 GB for
@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from engine.errors import ModelLoadError
-from engine.loading import LoadOptions, LoadReport, placement, process_rss
+from engine.placement.options import LoadOptions, LoadReport, placement, process_rss
 
 
 class PrecisionWarning(UserWarning):
@@ -34,10 +34,12 @@ class PrecisionWarning(UserWarning):
 class V4LoadReport(LoadReport):
     checkpoint: dict = field(default_factory=dict)  # header facts: formats, bytes, shards
     precision: dict = field(default_factory=dict)  # storage format -> how it is held
-    quantization_report: dict | None = None  # engine.quantization.quantization_report
+    quantization_report: dict | None = None  # engine.placement.quantization.quantization_report
     ignored: dict = field(default_factory=dict)  # e.g. {"mtp": 93} tensors not instantiated
     offloaded: dict = field(default_factory=dict)  # placement -> module names
     warnings: list[str] = field(default_factory=list)
+    kernels: str = "reference"  # "fused": deepseek_v4/load.py; "reference": transformers'
+    expert_placement: dict = field(default_factory=dict)  # deepseek_v4/expert_plan.py load_plan
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -103,7 +105,7 @@ def native_fp8_supported() -> bool:
 
 def _precision(model, facts: dict, dtype) -> dict:
     """Per storage format: how the loaded model holds it ("native" or "dequantized to bf16")."""
-    from engine.quantization import _kind
+    from engine.placement.quantization import _kind
 
     kinds = {_kind(m) for m in model.modules()} - {None}
     held = str(dtype).replace("torch.", "")
@@ -121,7 +123,7 @@ def _unify_dtype(model, dtype) -> None:
     """transformers leaves BF16-stored tensors in bf16 whatever dtype was asked for; fix that."""
     import torch
 
-    from engine.offload import cast_offloaded
+    from engine.placement.offload import cast_offloaded
 
     if dtype == torch.bfloat16:
         return
@@ -143,7 +145,8 @@ def _pin_f32_offloaded(model, path: Path) -> int:
     """Give offloaded tensors the checkpoint stores in F32 back their exact fp32 values."""
     from safetensors import safe_open
 
-    from engine import offload, v4_format
+    from engine.placement import offload
+    from engine.deepseek_v4 import format as v4_format
 
     index = path / "model.safetensors.index.json"
     weight_map = json.loads(index.read_text())["weight_map"] if index.is_file() else None
@@ -174,7 +177,8 @@ def load_v4(path: str | Path, options: LoadOptions | None = None):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from engine import offload, quantization
+    from engine.placement import offload
+    from engine.placement import quantization
 
     options = options or LoadOptions()
     path = Path(path)

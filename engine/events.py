@@ -1,5 +1,8 @@
-"""The one interface every backend speaks: a stream of events.
+"""The stream events every backend speaks, at the engine's ground floor (imports no engine module).
 
+Messages in, `GenerationParams`, then deltas, `Usage` and `Done` out; `Completion`/`collect` fold a
+stream. The `Backend` protocol that yields them is engine/backends/protocol.py; remote backends
+and the local decode loop (engine/generation.py) both build on this module, not on each other.
 The UI, the job runner, the HTTP API, the CLI and notebooks all consume `Backend.stream`.
 Cancellation is a `threading.Event` the caller sets from any thread; backends check it
 between decode steps (local) or between received chunks (remote).
@@ -12,9 +15,8 @@ that calls a tool streams `ToolCallDelta`s and ends with `Done("tool_calls")`.
 """
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Protocol, Union, runtime_checkable
+from typing import Iterator, Literal, Union
 
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "cancelled", "error", "tool_calls"]
@@ -106,31 +108,6 @@ class Done:
 
 
 Event = Union[TextDelta, ThinkingDelta, ToolCallDelta, Usage, Done]
-
-
-@runtime_checkable
-class Backend(Protocol):
-    """What callers may rely on. `context_window` is the model's real window in tokens."""
-
-    name: str  # backend kind: "local", "openai_compat", "anthropic"
-    model: str  # model name as the user chose it
-    context_window: int
-
-    def count_tokens(self, messages: list[Message]) -> int:
-        """Tokens the prompt will take, with the tokenizer and chat template that will run it.
-
-        Backends that take tools (`supports_tools = True`) also accept `tools=` (ToolSpecs),
-        counted as the template renders them."""
-        ...
-
-    def stream(
-        self,
-        messages: list[Message],
-        params: GenerationParams,
-        cancel: threading.Event | None = None,
-    ) -> Iterator[Event]:
-        """Yield TextDelta/ThinkingDelta/ToolCallDelta as they come, then Usage, then Done."""
-        ...
 
 
 @dataclass

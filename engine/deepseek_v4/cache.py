@@ -14,7 +14,7 @@ Compressed entries live in `AppendBuffer`s: preallocated when the caller knows t
 state (the persistent prefix cache, engine/prefix_cache.py, stores it as safetensors).
 `V4Cache` is a transformers `Cache`, so `generate` and `past_key_values=` accept it. The layer
 class sets no `_layer_type`, so nothing is registered in transformers' global mappings.
-Does not know the pooling math or attention (engine/v4_attention.py does).
+Does not know the pooling math or attention (engine/deepseek_v4/attention.py does).
 """
 
 import torch
@@ -133,7 +133,8 @@ class V4LayerCache(CacheLayerMixin):
         self.is_initialized = True
 
     def update(self, key_states, value_states, *args, **kwargs):
-        raise TypeError("V4LayerCache is filled by engine.v4_attention, not by Cache.update")
+        raise TypeError("V4LayerCache is filled by engine.deepseek_v4.attention, "
+                        "not by Cache.update")
 
     def get_seq_length(self) -> int:
         return self.window.seen

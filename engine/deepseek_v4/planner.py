@@ -3,15 +3,15 @@
 Why: whether V4-Flash (156 GB on disk) runs on a 24 GB GPU + 256 GB RAM box, and how fast, is a
 question of bytes: which tensors sit where, and how many bytes each token reads from each
 memory. This module answers it from the config (or a folder's safetensors headers) and the
-machine (GPU/RAM/disk sizes and bandwidths), with the policy engine/expert_offload.py applies:
-attention, shared experts, norms, compressors, embeddings and head on the GPU; then as many
-routed experts as fit; the rest in host RAM, computed there by the CPU (activations move,
+machine (GPU/RAM/disk sizes and bandwidths), with the policy engine/deepseek_v4/expert_offload.py
+applies: attention, shared experts, norms, compressors, embeddings and head on the GPU; then as
+many routed experts as fit; the rest in host RAM, computed there by the CPU (activations move,
 weights do not), or fetched per expert over PCIe when that is faster; what RAM cannot hold is
 read from disk. Estimates are bandwidth bounds (weights + KV read once per token, batch 1,
 uniform routing), given as "overlapped" (GPU and host work concurrently) and "serial".
 
-Byte accounting follows the official layout (engine/v4_format.py): FP8 = 1 B + one E8M0 per
-128x128 block; FP4 = 0.5 B + one E8M0 per 32; BF16/F32/I64 as stored. The MTP block is not
+Byte accounting follows the official layout (engine/deepseek_v4/format.py): FP8 = 1 B + one
+E8M0 per 128x128 block; FP4 = 0.5 B + one E8M0 per 32; BF16/F32/I64 as stored. The MTP block is not
 counted: transformers' model does not hold it.
 Does not know: real measurements (bench/RESULTS.md compares), or other architectures.
 """
@@ -73,7 +73,7 @@ class Inventory:
 
 
 def _stored_bytes(kind: str, shape: tuple[int, ...]) -> int:
-    from engine import v4_format
+    from engine.deepseek_v4 import format as v4_format
 
     numel = 1
     for d in shape:
@@ -102,7 +102,7 @@ def inventory_from_config(config_path: str | Path) -> Inventory:
     from accelerate import init_empty_weights
     from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
 
-    from engine import v4_format
+    from engine.deepseek_v4 import format as v4_format
 
     config = DeepseekV4Config.from_json_file(str(config_path))
     quantized = bool(getattr(config, "quantization_config", None))
@@ -141,7 +141,7 @@ def inventory_from_folder(path: str | Path) -> Inventory:
     """Byte inventory from a checkpoint folder's safetensors headers (no weights read)."""
     from safetensors import safe_open
 
-    from engine.native.loader import _shards
+    from engine.deepseek_v4.native.loader import _shards
 
     path = Path(path)
     inv = inventory_from_config(path / "config.json")

@@ -10,9 +10,9 @@ The `product-cli` case is the product path itself, so bench and product cannot d
 text as the embedded case, cut to fit) with two questions and the default settings (prefix
 cache under the data dir); it reports each run's `ttft_s` and `usage.cached_tokens`. It runs
 the CLI as a subprocess: engine/ imports nothing from workbench/.
-bench-v4-small (engine/tiny.py, random weights, fp32, our fused kernels via `apply_fast_v4`): a
-library of `--v4-tokens` random ids (no tokenizer exists for it) plus two 32-token questions; its
-`V4Cache` state is what is stored and restored.
+bench-v4-small (engine/deepseek_v4/tiny.py, random weights, fp32, our fused kernels via
+`apply_fast_v4`): a library of `--v4-tokens` random ids (no tokenizer exists for it) plus two
+32-token questions; its `V4Cache` state is what is stored and restored.
 Prints one JSON line per case (DESIGN.md section 4 fields plus `prefix_tokens`,
 `cached_tokens`, `load_s`, `store_s`, `ttft_ratio`).
 """
@@ -23,11 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.bench import emit, record
+from engine.bench.dispatch import emit, record
 
 QUESTIONS = ("\n\nQuestion: who is the first person Holmes meets in this text?",
              "\n\nQuestion: name two places where the story happens.")
-LIBRARY_TEXT = Path(__file__).resolve().parents[1] / ".." / "shared" / "testdocs" / "prose" / \
+LIBRARY_TEXT = Path(__file__).resolve().parents[2] / ".." / "shared" / "testdocs" / "prose" / \
     "jsvine__markovify" / "sherlock.txt"
 
 
@@ -83,9 +83,9 @@ def bench_v4_small(tokens: int, threads: int) -> dict:
     import torch
     from transformers import DeepseekV4Config, DeepseekV4ForCausalLM
 
-    from engine.deepseek_v4 import apply_fast_v4
+    from engine.deepseek_v4.model import apply_fast_v4
     from engine.prefix_cache import PrefixCache
-    from engine.tiny import BENCH_V4_SMALL
+    from engine.deepseek_v4.tiny import BENCH_V4_SMALL
 
     if threads:
         torch.set_num_threads(threads)
@@ -116,7 +116,7 @@ def bench_product_cli(cache_dir: Path, chars: int) -> dict:
     import subprocess
     import sys
 
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "LONGHAND_CACHE_DIR": str(cache_dir)}
 
     def cli(data: Path, *args: str):

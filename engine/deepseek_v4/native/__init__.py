@@ -10,7 +10,10 @@ output strip or one routed expert at a time; Triton FP8 and W4A16 kernels on CUD
 - `triton_matmul.py`: the CUDA kernels (tested on CPU under TRITON_INTERPRET=1).
 - `loader.py`: `load_v4_native(path)` builds the model on the meta device and fills it.
 
-Does not know: placement across devices (engine/expert_offload.py), caches or generation.
+Does not know: placement across devices (engine/deepseek_v4/expert_offload.py), caches or
+generation.
 """
-from engine.native.loader import load_v4_native, resident_bytes  # noqa: F401
-from engine.native.modules import Fp4Experts, Fp8BlockLinear  # noqa: F401
+from engine.deepseek_v4.native.loader import load_v4_native  # noqa: F401
+from engine.deepseek_v4.native.modules import (  # noqa: F401
+    Fp4Experts, Fp8BlockLinear, resident_bytes,
+)

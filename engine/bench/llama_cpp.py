@@ -10,7 +10,7 @@ any the caller excludes: the AMX variant segfaulted on the embedded Q4_1 GGUF on
 Rapids, so the bench retries without it and says so. A build with the CPU backend linked in
 (no variants found) is used as it is.
 
-Does not know: our own side of the bench (engine/bench_generate.py).
+Does not know: our own side of the bench (engine/bench/generate.py).
 """
 from __future__ import annotations
 

@@ -12,11 +12,11 @@ import json
 import sys
 
 BENCHES = {
-    "generate": "engine.bench_generate",
-    "prefill": "engine.bench_v4",
-    "decode": "engine.bench_v4",
-    "moe": "engine.bench_v4",
-    "prefix-cache": "engine.bench_prefix_cache",
+    "generate": "engine.bench.generate",
+    "prefill": "engine.bench.v4",
+    "decode": "engine.bench.v4",
+    "moe": "engine.bench.v4",
+    "prefix-cache": "engine.bench.prefix_cache",
 }
 
 FIELDS = ("bench", "case", "ours_s", "reference_s", "speedup", "max_abs_diff",

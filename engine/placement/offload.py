@@ -8,8 +8,8 @@ expert-granular offload is separate work). This module turns the user's settings
 max_memory per device, offload_folder) into `from_pretrained` arguments, builds explicit maps
 ("these layers on disk"), and describes where a loaded model's weights ended up.
 
-Does not know: which model or format is loaded (engine/loading.py, engine/loading_v4.py) or
-quantization (engine/quantization.py).
+Does not know: which model or format is loaded (engine/loading.py, engine/deepseek_v4/reference.py)
+or quantization (engine/placement/quantization.py).
 """
 from __future__ import annotations
 

@@ -1,0 +1,2 @@
+"""The fast Llama-family CPU path (fast.py) that the embedded default runs on.
+"""
