@@ -12,7 +12,7 @@ import json
 import jsonschema
 import pytest
 
-from engine.backends.base import GenerationParams, Message, ToolSpec, collect
+from engine.events import GenerationParams, Message, ToolSpec, collect
 from engine.tools import constrain, deepseek_dsml, formats
 
 B = "\uff5c"

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from engine.backends.base import Message, Usage
+from engine.events import Message, Usage
 from workbench.library.usage_store import UsageEntry, UsageStore
 from workbench.synthesis.pricing import PRICES, Price
 

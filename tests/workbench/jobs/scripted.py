@@ -8,7 +8,7 @@ import re
 import time
 from pathlib import Path
 
-from engine.backends.base import Done, TextDelta, Usage
+from engine.events import Done, TextDelta, Usage
 from workbench.importers.base import ParsedDocument, Section
 
 
