@@ -11,17 +11,21 @@ arguments being built and return them extended. When those modules are absent, t
 transformers/accelerate arguments (BitsAndBytesConfig, device_map, max_memory, offload_folder)
 are passed straight through. "fp16-cpu" / "int8-cpu" are not bitsandbytes: the model loads in
 fp32 and engine/llama_fast.py packs reduced-precision copies for its one-token decode steps.
+With no quantization named, a Llama-family fp32 model on CPU gets the decode mode
+engine/cpu_decode.py picks for this CPU (the embedded default's speed); "fp32" asks for the exact
+reference instead.
 
 Does not know: generation (generation.py), the registry's names (models.py resolves them).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from engine.allocator import retain_freed_memory
+from engine.cpu_decode import EXACT  # "fp32": no packed decode weights, the exact reference
 from engine.errors import ModelLoadError
 from engine.models import ModelSpec, resolve
 
@@ -37,6 +41,7 @@ class LoadOptions:
     offload_folder: str | None = None  # disk offload for modules mapped to "disk"
     quantization: str | None = None  # None | "nf4" | "fp4" | "int8" (bitsandbytes)
     #                                  | "fp16-cpu" | "int8-cpu" (Llama-family decode on CPU)
+    #                                  | "fp32" (exact decode); None: this CPU's default decode
     dtype: str = "float32"
     # Longhand's fused DeepSeek-V4 kernels (inference only: they write into reused buffers,
     # which autograd cannot follow). Training loads transformers' own modules (False).
@@ -75,6 +80,8 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
     spec = spec_or_path if isinstance(spec_or_path, ModelSpec) else resolve(spec_or_path)
     started = time.perf_counter()
     if spec.kind == "deepseek_v4":
+        if options.quantization == EXACT:
+            options = replace(options, quantization=None)
         if options.quantization in CPU_DECODE_MODES:
             raise ModelLoadError(f"{options.quantization} is for Llama-family models on CPU; "
                                  "use nf4 or int8 (bitsandbytes) for DeepSeek-V4")
@@ -100,9 +107,15 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
         return LoadedModel(model, tokenizer, spec, report)
     folder, path_taken = _weights_folder(spec, Path(cache_dir))
     model, tokenizer = _from_pretrained(folder, options)
-    if options.quantization in CPU_DECODE_MODES:
-        _apply_cpu_decode(model, options.quantization)
+    mode, why = options.quantization, None
+    if mode in CPU_DECODE_MODES:
+        _apply_cpu_decode(model, mode)
+    elif mode is None:
+        mode, why = _default_cpu_decode(model, options)
     report = _report(model, spec, path_taken, time.perf_counter() - started, options)
+    report.quantization = None if mode == EXACT else mode
+    if why:
+        report.notes.append(why)
     return LoadedModel(model, tokenizer, spec, report)
 
 
@@ -129,7 +142,7 @@ def from_pretrained_kwargs(options: LoadOptions) -> dict:
     from engine.quantization import apply_quantization
 
     kwargs = apply_offload(kwargs, options)
-    if options.quantization not in CPU_DECODE_MODES:
+    if options.quantization not in (*CPU_DECODE_MODES, EXACT):
         kwargs = apply_quantization(kwargs, options)
     return kwargs
 
@@ -160,6 +173,25 @@ def _apply_cpu_decode(model, mode: str) -> None:
         raise ModelLoadError(str(exc)) from exc
 
 
+def _default_cpu_decode(model, options: LoadOptions) -> tuple[str | None, str | None]:
+    """This CPU's default decode mode for a fast-path model (engine/cpu_decode.py), applied;
+    (mode, note), or (None, None) where the model keeps its own precision."""
+    from engine import cpu_decode
+    from engine.llama_fast import unsupported_reason
+
+    if options.device_map is not None or options.dtype != "float32" \
+            or unsupported_reason(model) is not None:
+        return None, None
+    features = cpu_decode.probe()
+    mode = cpu_decode.default_decode_mode(features)
+    if mode is None:
+        return None, (f"exact fp32 decode: this CPU ({features.capability}) has no fbgemm "
+                      "kernels for packed decode weights")
+    _apply_cpu_decode(model, mode)
+    return mode, (f"{mode} decode weights, this CPU's default ({features.capability}, fbgemm); "
+                  f"--quantization {EXACT} decodes exactly in fp32")
+
+
 def fast_v4_applies(options: LoadOptions) -> bool:
     """Our V4 kernels replace module instances; accelerate's offload hooks and bitsandbytes
     layers expect transformers' own modules, so those placements keep the reference path."""
@@ -170,8 +202,8 @@ def fast_v4_applies(options: LoadOptions) -> bool:
 def _check_options(options: LoadOptions) -> None:
     if options.dtype not in DTYPES:
         raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, not {options.dtype!r}")
-    if options.quantization not in (None, *QUANTIZATION_MODES, *CPU_DECODE_MODES):
-        modes = (*QUANTIZATION_MODES, *CPU_DECODE_MODES)
+    if options.quantization not in (None, *QUANTIZATION_MODES, *CPU_DECODE_MODES, EXACT):
+        modes = (*QUANTIZATION_MODES, *CPU_DECODE_MODES, EXACT)
         raise ModelLoadError(f"quantization must be one of {', '.join(modes)} "
                              f"or none, not {options.quantization!r}")
 
