@@ -13,9 +13,10 @@ prefilled cache (max_abs_diff, top1_agree). Each packed row carries its acceptan
 `decode-transformers`: transformers' own forward with a DynamicCache, the before/after ratio.
 
 The machine these run on is shared, so the comparison is made in --repeat rounds, each llama.cpp
-(a fresh child process on the same GGUF and token ids, 2 threads, n_ctx 8192) then ours, back to
-back: ours_s and reference_s are medians, `ratios` are per round (reference_s / ours_s, i.e.
-our tokens/s over llama.cpp's) and `ratio_median` their median. When `llama_cpp` is missing or
+(a fresh child process on the same GGUF and token ids, n_ctx 8192, as many threads as ours:
+`choose_threads`, or --threads) then ours, back to back: ours_s and reference_s are medians,
+`ratios` are per round (reference_s / ours_s, i.e. our tokens/s over llama.cpp's) and
+`ratio_median` their median. When `llama_cpp` is missing or
 its child dies (a build whose CPU path faults here), every row still prints, with reference_s
 null and `reference_error` saying why.
 
@@ -30,6 +31,7 @@ import queue as queue_module
 import resource
 import signal
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -88,10 +90,10 @@ def _exit_reason(code: int | None) -> str:
     return f"exit code {code}"
 
 
-def _in_child(target, *args) -> dict:
+def _in_child(target, *args, **kwargs) -> dict:
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
+    proc = ctx.Process(target=target, args=(*args, queue), kwargs=kwargs)
     proc.start()
     while True:  # a child that dies without answering must not hang the bench
         try:
@@ -104,19 +106,19 @@ def _in_child(target, *args) -> dict:
     return result
 
 
-def reference_in_child(child, *args) -> dict:
+def reference_in_child(child, *args, **kwargs) -> dict:
     """The reference child's figures, or {"error": why} when it died.
 
     A crash of the reference (a llama.cpp build whose CPU path faults on this machine) must
     not cost our own figures: every row is still printed, with reference_s null and the reason.
     """
     try:
-        return _in_child(child, *args)
+        return _in_child(child, *args, **kwargs)
     except ChildFailed as exc:
         return {"error": f"the reference crashed: {exc}"}
 
 
-def reference_timings(gguf: str, prompt_ids: list[int], repeat: int) -> dict:
+def reference_timings(gguf: str, prompt_ids: list[int], repeat: int, threads: int = 2) -> dict:
     """llama.cpp on the same GGUF, or {"error": why} when it is missing or crashed.
 
     On its best CPU variant first; if that child dies, once more without the AMX variant (see
@@ -127,11 +129,12 @@ def reference_timings(gguf: str, prompt_ids: list[int], repeat: int) -> dict:
 
     if importlib.util.find_spec("llama_cpp") is None:
         return {"error": "llama-cpp-python is not installed (make bench-deps)"}
-    ref = reference_in_child(llama_cpp_child, gguf, prompt_ids, repeat, DECODE_TOKENS, ())
+    ref = reference_in_child(llama_cpp_child, gguf, prompt_ids, repeat, DECODE_TOKENS, (),
+                             threads=threads)
     if "error" not in ref:
         return ref
     retry = reference_in_child(llama_cpp_child, gguf, prompt_ids, repeat, DECODE_TOKENS,
-                               AMX_VARIANTS)
+                               AMX_VARIANTS, threads=threads)
     return {**retry, "note": f"{ref['error']} on its best CPU variant; run without "
                              f"{', '.join(AMX_VARIANTS)}"}
 
@@ -173,19 +176,24 @@ def _fast_round(fast, variants: dict, prompt_ids: list[int]) -> dict:
     return out
 
 
-def _rounds(model, gguf: str, prompt_ids: list[int], repeat: int) -> tuple[dict, list[dict]]:
-    """`repeat` rounds, each llama.cpp (a fresh child, one run) then ours, back to back, so both
-    see the same load on a shared machine; (llama.cpp's last answer, our rounds)."""
+def _rounds(model, gguf: str, prompt_ids: list[int], repeat: int,
+            threads: int) -> tuple[dict, list[dict]]:
+    """`repeat` rounds, each llama.cpp (a fresh child, one run) then ours, back to back, with the
+    same thread count, so both see the same load on a shared machine; (llama.cpp's last
+    answer, our rounds). Progress goes to stderr."""
     from engine.llama_fast import DECODE_MODES, fast_model
 
     fast = fast_model(model)
     variants = {mode: fast.repacked(mode) for mode in (None, *DECODE_MODES)}
     ref, ours = {}, []
-    for _ in range(repeat):
-        ref = {**reference_timings(gguf, prompt_ids, 1),
+    for n in range(repeat):
+        ref = {**reference_timings(gguf, prompt_ids, 1, threads),
                "rounds": ref.get("rounds", [])}
         ref["rounds"].append({k: ref.get(k) for k in ("prefill_s", "decode_s")})
         ours.append(_fast_round(fast, variants, prompt_ids))
+        print(f"round {n + 1}/{repeat}: llama.cpp decode {ref.get('decode_s')} s, ours "
+              f"{ {str(k): round(v, 2) for k, v in ours[-1].items() if k in variants} }",
+              file=sys.stderr, flush=True)
     return ref, ours
 
 
@@ -246,7 +254,8 @@ def run(args: argparse.Namespace, rest: list[str]) -> int:
         diff = float((logits - torch.tensor(cold["logits"])).abs().max())
         torch.set_num_threads(extra.threads or choose_threads())
         load_avg = round(os.getloadavg()[0], 2)
-        ref, rounds = _rounds(loaded.model, str(embedded_gguf_path()), prompt_ids, extra.repeat)
+        ref, rounds = _rounds(loaded.model, str(embedded_gguf_path()), prompt_ids, extra.repeat,
+                              torch.get_num_threads())
         why = {"reference_error": ref.get("error"), "reference_note": ref.get("note"),
                "reference_cpu_variant": ref.get("cpu_variant")}
         emit(record(BENCH, "load-cold", ours_s=round(cold["seconds"], 3),

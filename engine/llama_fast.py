@@ -19,8 +19,11 @@ engine/loading.py) packs extra copies for fbgemm through torch's quantized ops:
   logits off by up to ~3.5 on the embedded default (top-1 kept on ~98% of steps), so greedy
   text drifts from the fp32 text after some tokens.
 Prefill always runs in fp32 (large matmuls are compute-bound, and the prompt stays exact); only
-one-token decode steps use the packed weights. torch's weight-only `_weight_int8pack_mm` and
-`_weight_int4pack_mm_for_cpu` exist in torch 2.13 but measured 2-15x slower than fp32 here.
+one-token decode steps use the packed weights. With no mode named, the loader packs the one
+engine/cpu_decode.py picks for this CPU: "fp16-cpu" wherever fbgemm runs (its greedy text equals
+fp32's over 64 tokens on the bench prompts; bench/RESULTS_DECODE.md), "fp32" the exact reference.
+torch's weight-only `_weight_int8pack_mm` and `_weight_int4pack_mm_for_cpu` exist in torch 2.13
+but measured 2-15x slower than fp32 here.
 
 Does not know: tokenizers, sampling, streaming or cancellation (engine/generation.py), loading.
 """
