@@ -165,8 +165,6 @@ def _from_pretrained(folder: Path, options: LoadOptions):
 
 
 def _apply_cpu_decode(model, mode: str) -> None:
-    from engine.llama_fast import apply_fast_decode
-
     try:
         apply_fast_decode(model, mode)
     except ValueError as exc:
@@ -177,7 +175,7 @@ def _default_cpu_decode(model, options: LoadOptions) -> tuple[str | None, str | 
     """This CPU's default decode mode for a fast-path model (engine/cpu_decode.py), applied;
     (mode, note), or (None, None) where the model keeps its own precision."""
     from engine import cpu_decode
-    from engine.llama_fast import unsupported_reason
+    from engine.llama_fast import apply_fast_decode, unsupported_reason
 
     if options.device_map is not None or options.dtype != "float32" \
             or unsupported_reason(model) is not None:
@@ -187,7 +185,10 @@ def _default_cpu_decode(model, options: LoadOptions) -> tuple[str | None, str | 
     if mode is None:
         return None, (f"exact fp32 decode: this CPU ({features.capability}) has no fbgemm "
                       "kernels for packed decode weights")
-    _apply_cpu_decode(model, mode)
+    try:
+        apply_fast_decode(model, mode)
+    except (ValueError, RuntimeError) as exc:  # a default must not cost the load: stay exact
+        return None, f"exact fp32 decode: {mode} could not be packed here ({exc})"
     return mode, (f"{mode} decode weights, this CPU's default ({features.capability}, fbgemm); "
                   f"--quantization {EXACT} decodes exactly in fp32")
 
