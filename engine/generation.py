@@ -4,7 +4,7 @@ Why not `model.generate()` in a thread: cancellation must be immediate (checked 
 step), the per-step overhead must be small on a 2-core CPU, and the stream must be ours (text and
 thinking deltas that never split a UTF-8 character, stop strings held back until they cannot
 match). Shape of the loop follows gpt-fast: `prefill` and `decode_step` are small functions;
-the KV cache holds the past: a preallocated one on engine/llama_fast.py's forward for
+the KV cache holds the past: a preallocated one on engine/llama/fast.py's forward for
 Llama-family models on CPU, transformers' `DynamicCache` otherwise (`open_runner` picks).
 
 Does not know: chat templates or messages (backends/local.py renders them), devices or loading.
@@ -144,7 +144,7 @@ class GenericRunner:
 
 
 class FastRunner:
-    """engine/llama_fast.py's forward over a preallocated cache (Llama-family models on CPU)."""
+    """engine/llama/fast.py's forward over a preallocated cache (Llama-family models on CPU)."""
 
     def __init__(self, fast, tokens: int):
         import torch

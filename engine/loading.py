@@ -15,17 +15,21 @@ absent, the plain transformers/accelerate arguments (BitsAndBytesConfig, device_
 offload_folder) are passed straight through. "fp16-cpu" / "int8-cpu" are not bitsandbytes: the
 model loads in fp32 and engine/llama/fast.py packs reduced-precision copies for its one-token
 decode steps.
+With no quantization named, a Llama-family fp32 model on CPU gets the decode mode
+engine/placement/cpu_decode.py picks for this CPU (the embedded default's speed); "fp32" asks
+for the exact reference instead.
 
 Does not know: generation (generation.py), the registry's names (models.py resolves them).
 """
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from engine.allocator import retain_freed_memory
+from engine.placement.cpu_decode import EXACT  # "fp32": no packed decode weights, exact
 from engine.errors import ModelLoadError
 from engine.models import ModelSpec, resolve
 from engine.placement.options import (
@@ -50,6 +54,8 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
     spec = spec_or_path if isinstance(spec_or_path, ModelSpec) else resolve(spec_or_path)
     started = time.perf_counter()
     if spec.kind == "deepseek_v4":
+        if options.quantization == EXACT:
+            options = replace(options, quantization=None)
         if options.quantization in CPU_DECODE_MODES:
             raise ModelLoadError(f"{options.quantization} is for Llama-family models on CPU; "
                                  "use nf4 or int8 (bitsandbytes) for DeepSeek-V4")
@@ -74,9 +80,15 @@ def load(spec_or_path: ModelSpec | str | Path, cache_dir: Path,
         return LoadedModel(model, tokenizer, spec, report)
     folder, path_taken = _weights_folder(spec, Path(cache_dir))
     model, tokenizer = _from_pretrained(folder, options)
-    if options.quantization in CPU_DECODE_MODES:
-        _apply_cpu_decode(model, options.quantization)
+    mode, why = options.quantization, None
+    if mode in CPU_DECODE_MODES:
+        _apply_cpu_decode(model, mode)
+    elif mode is None:
+        mode, why = _default_cpu_decode(model, options)
     report = _report(model, spec, path_taken, time.perf_counter() - started, options)
+    report.quantization = None if mode == EXACT else mode
+    if why:
+        report.notes.append(why)
     return LoadedModel(model, tokenizer, spec, report)
 
 
@@ -103,7 +115,7 @@ def from_pretrained_kwargs(options: LoadOptions) -> dict:
     from engine.placement.quantization import apply_quantization
 
     kwargs = apply_offload(kwargs, options)
-    if options.quantization not in CPU_DECODE_MODES:
+    if options.quantization not in (*CPU_DECODE_MODES, EXACT):
         kwargs = apply_quantization(kwargs, options)
     return kwargs
 
@@ -134,6 +146,28 @@ def _apply_cpu_decode(model, mode: str) -> None:
         raise ModelLoadError(str(exc)) from exc
 
 
+def _default_cpu_decode(model, options: LoadOptions) -> tuple[str | None, str | None]:
+    """This CPU's default decode mode for a fast-path model (engine/placement/cpu_decode.py),
+    applied; (mode, note), or (None, None) where the model keeps its own precision."""
+    from engine.llama.fast import apply_fast_decode, unsupported_reason
+    from engine.placement import cpu_decode
+
+    if options.device_map is not None or options.dtype != "float32" \
+            or unsupported_reason(model) is not None:
+        return None, None
+    features = cpu_decode.probe()
+    mode = cpu_decode.default_decode_mode(features)
+    if mode is None:
+        return None, (f"exact fp32 decode: this CPU ({features.capability}) has no fbgemm "
+                      "kernels for packed decode weights")
+    try:
+        apply_fast_decode(model, mode)
+    except (ValueError, RuntimeError) as exc:  # a default must not cost the load: stay exact
+        return None, f"exact fp32 decode: {mode} could not be packed here ({exc})"
+    return mode, (f"{mode} decode weights, this CPU's default ({features.capability}, fbgemm); "
+                  f"--quantization {EXACT} decodes exactly in fp32")
+
+
 def fast_v4_applies(options: LoadOptions) -> bool:
     """The native V4 loader (engine/deepseek_v4/load.py) serves every placement; bitsandbytes
     layers expect transformers' own modules, so quantization keeps the reference path."""
@@ -143,8 +177,8 @@ def fast_v4_applies(options: LoadOptions) -> bool:
 def _check_options(options: LoadOptions) -> None:
     if options.dtype not in DTYPES:
         raise ModelLoadError(f"dtype must be one of {', '.join(DTYPES)}, not {options.dtype!r}")
-    if options.quantization not in (None, *QUANTIZATION_MODES, *CPU_DECODE_MODES):
-        modes = (*QUANTIZATION_MODES, *CPU_DECODE_MODES)
+    if options.quantization not in (None, *QUANTIZATION_MODES, *CPU_DECODE_MODES, EXACT):
+        modes = (*QUANTIZATION_MODES, *CPU_DECODE_MODES, EXACT)
         raise ModelLoadError(f"quantization must be one of {', '.join(modes)} "
                              f"or none, not {options.quantization!r}")
 

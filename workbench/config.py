@@ -48,7 +48,7 @@ class Settings:
     device_map: str | None = None
     max_memory: str | None = None  # e.g. "cpu=8GiB,0=20GiB"
     offload_folder: Path | None = None
-    quantization: str | None = None  # None | "nf4" | "int8" | "fp16-cpu" | "int8-cpu"
+    quantization: str | None = None  # None | "nf4" | "int8" | "fp16-cpu" | "int8-cpu" | "fp32"
     reference_v4: bool = False  # DeepSeek-V4 on transformers' modules, not the fused loader
     api_queue_size: int = 8
     # On-disk KV of prompt prefixes for local models (engine/prefix_cache.py).

@@ -29,7 +29,7 @@ from workbench.errors import WorkbenchError
 SOURCES = ("embedded", "local", "remote", "added")
 PROTOCOLS = ("openai", "anthropic")
 # Mirrors engine/loading.py (QUANTIZATION_MODES + CPU_DECODE_MODES) without importing torch.
-QUANTIZATIONS = ("none", "nf4", "fp4", "int8", "fp16-cpu", "int8-cpu")
+QUANTIZATIONS = ("none", "nf4", "fp4", "int8", "fp16-cpu", "int8-cpu", "fp32")
 DEVICE_MAPS = ("default", "auto", "cpu", "balanced", "sequential")
 
 Progress = Callable[[float, str], None]

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 
 FIELDS = ("device_map", "max_memory", "offload_folder", "quantization", "reference_v4")
-QUANTIZATIONS = ("nf4", "int8", "fp16-cpu", "int8-cpu")
+QUANTIZATIONS = ("nf4", "int8", "fp16-cpu", "int8-cpu", "fp32")
 
 
 def add_placement_flags(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -28,7 +28,8 @@ def add_placement_flags(parser: argparse.ArgumentParser) -> argparse._ArgumentGr
     group.add_argument("--offload-folder", type=Path, help="where offloaded weights go")
     group.add_argument("--quantization", choices=QUANTIZATIONS,
                        help="nf4/int8: bitsandbytes; fp16-cpu/int8-cpu: faster CPU decode "
-                            "of Llama-family models (not exact)")
+                            "of Llama-family models (not exact); fp32: exact CPU decode "
+                            "(default: fp16-cpu where the CPU has fbgemm's kernels)")
     group.add_argument("--reference-v4", action="store_true", default=None,
                        help="load DeepSeek-V4 through transformers (the reference path, "
                             "dequantized), not the native FP8/FP4 loader with fused kernels")

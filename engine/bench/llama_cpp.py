@@ -53,14 +53,15 @@ def load_cpu_variant(exclude: tuple[str, ...] = ()) -> str | None:
 
 
 def llama_cpp_child(gguf: str, prompt_ids: list[int], repeat: int, decode_tokens: int,
-                    exclude: tuple[str, ...], queue) -> None:
+                    exclude: tuple[str, ...], queue, threads: int = 2) -> None:
     """Load, prefill and greedy-decode `decode_tokens` per repeat; medians on the queue."""
     import llama_cpp
     import numpy as np
 
     variant = load_cpu_variant(exclude)
     started = time.perf_counter()
-    llm = llama_cpp.Llama(model_path=gguf, n_ctx=8192, n_threads=2, n_batch=512, verbose=False)
+    llm = llama_cpp.Llama(model_path=gguf, n_ctx=8192, n_threads=threads,
+                      n_batch=512, verbose=False)
     load_s = time.perf_counter() - started
     prefill, decode = [], []
     for _ in range(repeat):
@@ -76,5 +77,5 @@ def llama_cpp_child(gguf: str, prompt_ids: list[int], repeat: int, decode_tokens
             llm.eval([int(logits.argmax())])
         decode.append(time.perf_counter() - t0)
     queue.put({"load_s": load_s, "prefill_s": statistics.median(prefill),
-               "decode_s": statistics.median(decode), "cpu_variant": variant,
+               "decode_s": statistics.median(decode), "cpu_variant": variant, "threads": threads,
                "peak_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 3)})

@@ -19,8 +19,12 @@ engine/loading.py) packs extra copies for fbgemm through torch's quantized ops:
   logits off by up to ~3.5 on the embedded default (top-1 kept on ~98% of steps), so greedy
   text drifts from the fp32 text after some tokens.
 Prefill always runs in fp32 (large matmuls are compute-bound, and the prompt stays exact); only
-one-token decode steps use the packed weights. torch's weight-only `_weight_int8pack_mm` and
-`_weight_int4pack_mm_for_cpu` exist in torch 2.13 but measured 2-15x slower than fp32 here.
+one-token decode steps use the packed weights. With no mode named, the loader packs the one
+engine/placement/cpu_decode.py picks for this CPU: "fp16-cpu" wherever fbgemm runs (its greedy
+text equals fp32's over 64 tokens on the bench prompts; bench/RESULTS_DECODE.md), "fp32" the
+exact reference.
+torch's weight-only `_weight_int8pack_mm` and `_weight_int4pack_mm_for_cpu` exist in torch 2.13
+but measured 2-15x slower than fp32 here.
 
 Does not know: tokenizers, sampling, streaming or cancellation (engine/generation.py), loading.
 """
@@ -270,7 +274,7 @@ class FastLlama:
             raise ValueError(f"KV cache holds {cache.capacity} positions, {end} needed")
         packed = self.decode_linears if T == 1 else None
         H, NH, KV, D = self.hidden, self.heads, self.kv_heads, self.head_dim
-        eps, norm_shape = self.eps, (H,)
+        eps, norm_shape, scale = self.eps, (H,), self.head_dim ** -0.5
         cos, sin = cache.cos[start:end, None], cache.sin[start:end, None]  # (T, 1, D)
         if T == 1:
             mask, causal = None, False
@@ -290,11 +294,15 @@ class FastLlama:
                 qk = qk * cos + flipped * sin  # RoPE on queries and keys at once
                 cache.k[i, :, start:end].copy_(qk[:, NH:].transpose(0, 1))
                 cache.v[i, :, start:end].copy_(qkv[:, NH + KV:].transpose(0, 1))
-                keys, values = cache.k[i, None, :, :end], cache.v[i, None, :, :end]
-                q = qk[:, :NH].transpose(0, 1).unsqueeze(0)  # (1, NH, T, D)
-                att = F.scaled_dot_product_attention(  # 4-D + GQA: CPU flash kernel
-                    q, keys, values, attn_mask=mask, is_causal=causal, enable_gqa=True)
-                att = att[0].transpose(0, 1).reshape(T, NH * D)
+                if T == 1:
+                    att = _decode_attention(qk[0, :NH], cache.k[i, :, :end],
+                                            cache.v[i, :, :end], scale)  # (1, NH * D)
+                else:
+                    keys, values = cache.k[i, None, :, :end], cache.v[i, None, :, :end]
+                    q = qk[:, :NH].transpose(0, 1).unsqueeze(0)  # (1, NH, T, D)
+                    att = F.scaled_dot_product_attention(  # 4-D + GQA: CPU flash kernel
+                        q, keys, values, attn_mask=mask, is_causal=causal, enable_gqa=True)
+                    att = att[0].transpose(0, 1).reshape(T, NH * D)
                 x = x + (packed[i][1](att) if packed else F.linear(att, *layer["o"]))
                 h = F.rms_norm(x, norm_shape, layer["ln2"], eps)
                 gu = packed[i][2](h) if packed else F.linear(h, *layer["gate_up"])
@@ -305,6 +313,19 @@ class FastLlama:
             last = F.rms_norm(x[-1:], norm_shape, self.norm, eps)  # (1, H)
             logits = packed[-1](last) if packed else F.linear(last, *self.lm_head)
         return logits[0]
+
+
+def _decode_attention(q, keys, values, scale: float):
+    """One query position over the cache, grouped by KV head: each key and value is read once
+    (the flash kernel's GQA path walks a KV head once per query head of its group).
+
+    q (NH, D), keys/values (KV, S, D) -> (1, NH * D)."""
+    import torch
+
+    kv, _, dim = keys.shape
+    grouped = q.view(kv, -1, dim) * scale  # (KV, G, D)
+    scores = torch.bmm(grouped, keys.transpose(1, 2))  # (KV, G, S)
+    return torch.bmm(torch.softmax(scores, dim=-1), values).view(1, -1)  # (KV, G, D) -> flat
 
 
 def _fused_linear(torch, linears) -> tuple:

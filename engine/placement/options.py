@@ -21,6 +21,7 @@ class LoadOptions:
     offload_folder: str | None = None  # disk offload for modules mapped to "disk"
     quantization: str | None = None  # None | "nf4" | "fp4" | "int8" (bitsandbytes)
     #                                  | "fp16-cpu" | "int8-cpu" (Llama-family decode on CPU)
+    #                                  | "fp32" (exact decode); None: this CPU's default decode
     dtype: str = "float32"
     # Longhand's fused DeepSeek-V4 kernels (inference only: they write into reused buffers,
     # which autograd cannot follow). Training loads transformers' own modules (False).

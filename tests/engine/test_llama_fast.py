@@ -186,11 +186,17 @@ def test_embedded_default_greedy_equals_transformers_over_64_tokens(embedded):
     import torch
 
     from engine.llama.fast import apply_fast_decode
+    from engine.placement.cpu_decode import default_decode_mode
 
     torch.set_num_threads(1)
     ids = _passage_ids(embedded)
     ref_tokens, ref_logits = _hf_greedy(embedded.model, ids, 64)
-    fast = apply_fast_decode(embedded.model, None)
+    assert embedded.report.quantization == default_decode_mode()  # LoadOptions() on this CPU
+    default = apply_fast_decode(embedded.model, embedded.report.quantization)
+    tokens, logits = _fast_greedy(default, ids, 64)  # the default's own greedy text
+    assert tokens == ref_tokens
+    assert _max_diff(logits, ref_logits) < (1e-4 if default.decode_mode is None else 0.1)
+    fast = apply_fast_decode(embedded.model, None)  # the exact reference mode
     tokens, logits = _fast_greedy(fast, ids, 64)
     assert tokens == ref_tokens
     assert _max_diff(logits, ref_logits) < 1e-4
@@ -252,7 +258,9 @@ def test_loader_option_packs_decode_weights(tmp_path):
     loaded = load("smollm2-135m-instruct", shared_cache_dir(), LoadOptions(quantization="int8-cpu"))
     assert loaded.report.quantization == "int8-cpu"
     assert fast_model(loaded.model).decode_mode == "int8-cpu"
-    del loaded
+    exact = load("smollm2-135m-instruct", shared_cache_dir(), LoadOptions(quantization="fp32"))
+    assert exact.report.quantization is None and fast_model(exact.model).decode_mode is None
+    del loaded, exact
     with pytest.raises(ModelLoadError, match="Llama-family models on CPU"):
         load(ModelSpec("v4", "deepseek_v4", None, path=tmp_path), tmp_path,
              LoadOptions(quantization="int8-cpu"))

@@ -51,7 +51,7 @@ def test_model_commands_take_app_py_placement_flags(command):
     for dest in FLAGS:
         assert ours[dest].option_strings == apps[dest].option_strings
         assert ours[dest].choices == apps[dest].choices
-    assert ours["quantization"].choices == ("nf4", "int8", "fp16-cpu", "int8-cpu")
+    assert ours["quantization"].choices == ("nf4", "int8", "fp16-cpu", "int8-cpu", "fp32")
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +103,24 @@ def test_environment_alone_sets_the_placement(project):
     assert placement["quantization"] == "fp16-cpu"
     assert placement["max_memory"] == {"cpu": "4GiB"}
     assert "fp16 copies" in out["engine"]["precision"]["gguf"]
+
+
+@pytest.mark.slow
+def test_default_settings_decode_in_this_cpus_mode_and_fp32_is_exact(project):
+    from engine.placement.cpu_decode import default_decode_mode
+
+    default = default_decode_mode()  # fp16-cpu wherever fbgemm runs (placement/cpu_decode.py)
+    out = ok_json(run(project, "synthesize", "P", "--task", "coverage", "--max-new-tokens", "8",
+                      "--json"))
+    engine = out["engine"]
+    assert engine["kernels"] == "fused" and engine["placement"]["quantization"] == default
+    if default is None:
+        assert engine["precision"] == {"gguf": "converted to float32"}
+    else:
+        assert engine["precision"] == {"gguf": "converted to float32, with "
+                                       f"{default.split('-')[0]} copies for one-token decode "
+                                       f"({default})"}
+    exact = ok_json(run(project, "synthesize", "P", "--task", "coverage", "--max-new-tokens",
+                        "8", "--quantization", "fp32", "--json"))["engine"]
+    assert exact["precision"] == {"gguf": "converted to float32"}
+    assert exact["placement"]["quantization"] == "fp32" and exact["kernels"] == "fused"
