@@ -101,7 +101,7 @@ class JobManager:
         project = self.library.get_project(request.project)
         job = self.store.create_job(project.id, request.to_dict(), kind=self.kind)
         self.store.set_plan(job.id, {"budget": planned.budget.as_dict(),
-                                     "strategy": request.strategy})
+                                     "strategy": request.strategy, "plan": planned.plan_json})
         self._planned[job.id] = planned
         return self.start(job.id, background=background, listener=listener)
 
