@@ -9,7 +9,8 @@ Three checks, each on text the caller has not yet been given:
 - markup: a `stop_markup` string (prompt markup such as `<document`) ends the answer before it;
 - lines: a line that already appeared twice ends the answer before its third copy;
 - n-grams: an `ngram`-word run that already appeared ends the answer at the last sentence end
-  before its second copy (a run that long repeats only in a loop).
+  before its second copy (a run that long repeats only in a loop); a piece of a word repeated
+  five times over (`embed_embed_embed_...`) is kept once.
 Text is released up to the last sentence or line end, so a cut never takes back what a
 consumer already has.
 
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 
 WORD_RE = re.compile(r"[\w']+")
 BOUNDARY_RE = re.compile(r"[.!?](?=\s)|\n")
+RUN_RE = re.compile(r"(.{2,40}?)\1{4,}", re.S)
 MAX_LINE_COPIES = 2
 
 
@@ -51,7 +53,7 @@ class LoopGuard:
             return ""
         self.text += delta
         cut = self._markup_cut()
-        for found in (self._line_cut(final), self._ngram_cut()):
+        for found in (self._line_cut(final), self._ngram_cut(), self._run_cut()):
             if found is not None and (cut is None or found[0] < cut[0]):
                 cut = found
         if cut is not None:
@@ -103,6 +105,14 @@ class LoopGuard:
                     return pos, f"loop: the line {self.text[pos:stop].strip()[:60]!r} repeated"
             pos = stop
         self._checked_lines = max(self._checked_lines, end)
+        return None
+
+    def _run_cut(self) -> tuple[int, str] | None:
+        if self.ngram <= 0:
+            return None
+        for m in RUN_RE.finditer(self.text, self.released):
+            if any(ch.isalpha() for ch in m.group(1)):
+                return m.start() + len(m.group(1)), f"loop: {m.group(1)!r} repeated"
         return None
 
     def _ngram_cut(self) -> tuple[int, str] | None:

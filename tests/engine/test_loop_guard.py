@@ -53,3 +53,11 @@ def test_plain_text_passes_whole_and_in_order():
     assert stream(guard, text, piece=1) == text and guard.tripped is None
     off = LoopGuard()
     assert not off.active and stream(off, DOG_LOOP) == DOG_LOOP
+
+
+def test_a_piece_of_a_word_repeated_over_and_over_is_kept_once():
+    guard = LoopGuard(ngram=8)
+    out = stream(guard, 'See <a src="https://www.youtube.com/embed_embed_embed_embed_embed_embed_')
+    assert out == 'See <a src="https://www.youtube.com/embed_' and "embed_" in guard.tripped
+    rule = LoopGuard(ngram=8)
+    assert stream(rule, "Notes\n----------\n| a | b |") == "Notes\n----------\n| a | b |"

@@ -18,7 +18,12 @@ LOOPING = [Message("system", "You summarise screenplay scenes for a script reade
                            "it, what happens, and what changes by its end.")]
 DOCUMENT = ('<document id="1" title="Cyber Bob" kind="screenplay" version="1">\n[Sc. 1] EXT. '
             'PARK--DAY\nBob walks the dog.\n</document>')
-ECHO = [Message("user", DOCUMENT + "\n\nCopy the document above exactly, tags included.")]
+OTHER = (DOCUMENT.replace('id="1"', 'id="2"').replace("Cyber Bob", "Cat Day")
+         .replace("Bob walks the dog", "Margaret feeds the cat"))
+COPY = "\n\nCopy the document above exactly, tags included."
+# One earlier turn in which markup was echoed (what an adapter trained on packed prompts did):
+ECHO = [Message("user", DOCUMENT + COPY), Message("assistant", DOCUMENT),
+        Message("user", OTHER + COPY)]
 MARKUP = ("<document", "</document")
 
 
@@ -56,9 +61,9 @@ def test_a_real_greedy_loop_is_stopped(backend):
 
 
 def test_an_echo_of_prompt_markup_is_stopped(backend):
-    plain = collect(backend.stream(ECHO, GenerationParams(max_new_tokens=60)))
-    assert "<document" in plain.text or "</document" in plain.text, plain.text
-    guarded = collect(backend.stream(ECHO, GenerationParams(max_new_tokens=60,
+    plain = collect(backend.stream(ECHO, GenerationParams(max_new_tokens=40)))
+    assert plain.text.startswith('<document id="2"'), plain.text
+    guarded = collect(backend.stream(ECHO, GenerationParams(max_new_tokens=40,
                                                             stop_markup=MARKUP)))
     assert "<document" not in guarded.text and "</document" not in guarded.text
     assert guarded.guard and guarded.guard.startswith("markup: ")

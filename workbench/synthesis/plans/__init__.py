@@ -37,6 +37,7 @@ class Step:
     label: str  # shown in progress: "summary of [Sc. 3]"
     build: Callable[[dict], list[Message]]
     max_new_tokens: int = 96
+    prime: str = ""  # the answer's first words, written for the model to continue
 
 
 @dataclass
@@ -53,6 +54,12 @@ class StepPlan:
 def ask(context: str, question: str) -> list[Message]:
     """A step's messages: the text to read, then the one question about it."""
     return [Message("system", STEP_SYSTEM), Message("user", f"{context.strip()}\n\n{question}")]
+
+
+def primed(messages: list[Message], prime: str) -> list[Message]:
+    """The messages with the answer begun: a small model continues "In this scene," far
+    better than it starts on its own (it no longer opens with "The scene ends with")."""
+    return [*messages, Message("assistant", prime)] if prime else messages
 
 
 LEADING_ANCHOR_RE = re.compile(r"^\s*(?:[-*]\s*)?(?:\[[^\]\n]{1,24}\]\s*[:.-]?\s*)+")

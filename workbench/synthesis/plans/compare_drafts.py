@@ -37,14 +37,15 @@ def _changes(versions) -> list[dict]:
             (vi, old), = row.older.items()
             out.append({"kind": "cut", "section": old, "version": names[vi],
                         "lead": f"Cut (was in {names[vi]})", "text": render_section(old),
-                        "q": CUT_Q})
+                        "q": CUT_Q, "prime": "Without this scene,"})
             continue
         old = row.older.get(before)
         heading = (row.newest.heading or "").strip()
         if old is None:
             out.append({"kind": "added", "section": row.newest, "version": newest,
                         "lead": f"Added{': ' + heading if heading else ''}",
-                        "text": render_section(row.newest), "q": ADDED_Q})
+                        "text": render_section(row.newest), "q": ADDED_Q,
+                        "prime": "This new scene"})
         elif (old.text or "").strip() != (row.newest.text or "").strip():
             diff = alignment.scene_diff(old, row.newest)
             pct = round(100 * alignment.similarity(old, row.newest))
@@ -52,7 +53,7 @@ def _changes(versions) -> list[dict]:
                         "lead": f"Rewritten ({pct}% similar to [{old.anchor}] in "
                                 f"{names[before]})",
                         "text": f"{render_section(row.newest).splitlines()[0]}\n{diff}",
-                        "q": CHANGED_Q})
+                        "q": CHANGED_Q, "prime": "In the new draft,"})
     return out[:MOST_CHANGES]
 
 
@@ -64,7 +65,7 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
     steps = [Step(f"{c['kind']}:{c['section'].anchor}",
                   f"{c['kind']} scene [{c['section'].anchor}]",
                   lambda done, c=c: ask(trim_words(c["text"], SCENE_WORDS), c["q"]),
-                  step_tokens)
+                  step_tokens, prime=c["prime"])
              for c in changes]
 
     def line(c: dict, done: dict) -> str:
@@ -77,9 +78,11 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
     extra = f"\nThe writer also asks: {question.strip()}" if question.strip() else ""
     if changes:
         steps.append(Step("summary", "summary of changes",
-                          lambda done: ask(listing(done), SUMMARY_Q + extra), step_tokens))
+                          lambda done: ask(listing(done), SUMMARY_Q + extra), step_tokens,
+                          prime="Between the drafts,"))
         steps.append(Step("advice", "recommendation",
-                          lambda done: ask(listing(done), ADVICE_Q), step_tokens))
+                          lambda done: ask(listing(done), ADVICE_Q), step_tokens,
+                          prime="Keep working from"))
     counts = {k: sum(1 for c in changes if c["kind"] == k) for k in ("added", "cut", "changed")}
 
     def assemble(done: dict) -> str:

@@ -55,10 +55,12 @@ def build(sources, question: str = "", step_tokens: int = 96) -> StepPlan | None
         key = f"scene:{g[0][1].anchor}"
         keys.append((key, g))
         steps.append(Step(key, f"summary of {_tags(g)}",
-                          lambda done, g=g: ask(_scene_text(g), SUMMARY_Q), step_tokens))
+                          lambda done, g=g: ask(_scene_text(g), SUMMARY_Q), step_tokens,
+                          prime="In this scene,"))
     talkiest = max(scenes, key=lambda p: (_dialogue_lines(p[1]), words(p[1].text)))
     steps.append(Step("dialogue", f"dialogue of [{talkiest[1].anchor}]",
-                      lambda done: ask(_scene_text([talkiest]), DIALOGUE_Q), step_tokens))
+                      lambda done: ask(_scene_text([talkiest]), DIALOGUE_Q), step_tokens,
+                      prime="The dialogue in this scene"))
 
     def summaries(done: dict) -> str:
         return f"Screenplay: {title}\n\n" + "\n".join(
@@ -66,9 +68,10 @@ def build(sources, question: str = "", step_tokens: int = 96) -> StepPlan | None
 
     extra = f"\nThe reader also asks: {question.strip()}" if question.strip() else ""
     steps.append(Step("premise", "premise", lambda done: ask(summaries(done), PREMISE_Q),
-                      step_tokens))
+                      step_tokens, prime="This is the story of"))
     steps.append(Step("verdict", "verdict",
-                      lambda done: ask(summaries(done), VERDICT_Q + extra), step_tokens))
+                      lambda done: ask(summaries(done), VERDICT_Q + extra), step_tokens,
+                      prime="What works in this script is"))
 
     def assemble(done: dict) -> str:
         out = ["## Premise", clean(done.get("premise", "")) or "(no premise was written)", "",

@@ -1,6 +1,6 @@
-"""Pacing notes as steps: one note per flagged cut point (the longest silences, the longest
-turns, from pacing_metrics.py), each reading only the cues around its timecode, then an overall
-judgement written from the computed metrics.
+"""Pacing notes as steps: one note per flagged point (the longest silences and the slowest
+stretches as suggested cuts, the longest turns as notes, all from pacing_metrics.py), each
+reading only the cues around its timecode, then an overall judgement from the metrics.
 
 The timecode and the measured reason (`Silence of 14 s before this cue.`) lead every bullet,
 put there by the assembler; the model adds the editor's note.
@@ -14,6 +14,8 @@ from workbench.synthesis.plans import Step, StepPlan, ask, clean
 AROUND = 3  # cues either side of a flagged one that its step reads
 MOST_GAPS = 4
 MOST_TURNS = 3
+MOST_SLOW = 2
+SLOW = 0.8  # a stretch below this share of the overall words per minute drags
 
 GAP_Q = ("These lines are from a recorded conversation. Before the line marked >>> there is "
          "a silence of {secs:.0f} seconds. In two sentences, tell the editor whether to cut "
@@ -21,6 +23,9 @@ GAP_Q = ("These lines are from a recorded conversation. Before the line marked >
 TURN_Q = ("These lines are from a recorded conversation. From the line marked >>>, {who} "
           "talks for {secs:.0f} seconds without a break. In two sentences, tell the editor "
           "whether to tighten this stretch, and why.")
+SLOW_Q = ("These lines are from a recorded conversation. From the line marked >>>, the "
+          "talk slows to {wpm:.0f} words per minute, against {overall:.0f} overall. In two "
+          "sentences, tell the editor what to cut or tighten here, and why.")
 OVERALL_Q = ("Above are pacing measurements of a recording. In three sentences, tell an "
              "editor how it is paced overall: where it drags, where it rushes, and who "
              "dominates.")
@@ -42,6 +47,11 @@ def _around(cues: list, anchor: str) -> str:
     return "\n".join(lines)
 
 
+def _seconds(stamp: str) -> int:
+    h, m, s = (int(x) for x in stamp.split(":"))
+    return h * 3600 + m * 60 + s
+
+
 def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None:
     cues = _cues(sources)
     if len(cues) < 2:
@@ -51,6 +61,15 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
     for anchor, secs in metrics.gaps[:MOST_GAPS]:
         flagged.append(("cut", anchor, f"Silence of {secs:.0f} s before this cue.",
                         GAP_Q.format(secs=secs)))
+    slow = sorted((w for w in metrics.windows if w["wpm"] < SLOW * metrics.wpm),
+                  key=lambda w: w["wpm"])[:MOST_SLOW]
+    for w in slow:
+        first = next((c for c in cues if c.start_s >= _seconds(w["start"])), None)
+        if first is not None and first.anchor not in {a for _, a, _, _ in flagged}:
+            flagged.append(("cut", first.anchor,
+                            f"Slow stretch to {w['end']}: {w['wpm']:.0f} wpm against "
+                            f"{metrics.wpm:.0f} overall.",
+                            SLOW_Q.format(wpm=w["wpm"], overall=metrics.wpm)))
     taken = {a for _, a, _, _ in flagged}
     for anchor, who, secs in metrics.longest_turns[:MOST_TURNS]:
         if anchor in taken or secs <= 0:
@@ -61,11 +80,13 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
         return None
     flagged.sort(key=lambda f: next(c.start_s for c in cues if c.anchor == f[1]))
     steps = [Step(f"{kind}:{anchor}", f"note on [{anchor}]",
-                  lambda done, a=anchor, q=q: ask(_around(cues, a), q), step_tokens)
+                  lambda done, a=anchor, q=q: ask(_around(cues, a), q), step_tokens,
+                  prime="The editor should")
              for kind, anchor, _, q in flagged]
     extra = f"\nThe editor also asks: {question.strip()}" if question.strip() else ""
     steps.append(Step("overall", "overall pacing",
-                      lambda done: ask(metrics.facts(), OVERALL_Q + extra), step_tokens))
+                      lambda done: ask(metrics.facts(), OVERALL_Q + extra), step_tokens,
+                      prime="Overall, the recording"))
 
     def assemble(done: dict) -> str:
         out = ["## Overall", clean(done.get("overall", "")) or "(no overall note was written)",

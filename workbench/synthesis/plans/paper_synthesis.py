@@ -33,7 +33,8 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
             parts.append((f"part:{src.document_id}:{g[0].anchor}", src, g))
     steps = [Step(key, f"{src.title}, [{g[0].anchor}]",
                   lambda done, g=g: ask(trim_words("\n\n".join(render_section(s) for s in g),
-                                                   PART_WORDS), CLAIM_Q), step_tokens)
+                                                   PART_WORDS), CLAIM_Q), step_tokens,
+                  prime="On these pages, the paper")
              for key, src, g in parts]
 
     def tags(g) -> str:
@@ -44,9 +45,10 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
                          for k, src, g in parts)
 
     extra = f"\nThe reader also asks: {question.strip()}" if question.strip() else ""
-    steps.append(Step("agree", "agreements", lambda d: ask(notes(d), AGREE_Q), step_tokens))
+    steps.append(Step("agree", "agreements", lambda d: ask(notes(d), AGREE_Q), step_tokens,
+                      prime="The papers"))
     steps.append(Step("open", "open questions", lambda d: ask(notes(d), OPEN_Q + extra),
-                      step_tokens))
+                      step_tokens, prime="It remains open"))
 
     def assemble(done: dict) -> str:
         return "\n".join(["## Claims", notes(done), "", "## Agreements and disagreements",

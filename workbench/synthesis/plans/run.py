@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Callable
 
-from workbench.synthesis.plans import StepPlan, coverage, compare_drafts, pacing
+from workbench.synthesis.plans import StepPlan, compare_drafts, coverage, pacing, primed
 from workbench.synthesis.plans import paper_synthesis, shot_list
 from workbench.synthesis.plans.chooser import Choice, choose
 
@@ -61,7 +61,7 @@ def run(plan: StepPlan, run_step: RunStep, should_stop: Callable[[], bool],
     for step in plan.steps:
         if should_stop():
             return "", results
-        messages = step.build(done)
+        messages = primed(step.build(done), step.prime)
         res = run_step(step.key, step.label, messages, step.max_new_tokens, penalty)
         results.append(res)
         if getattr(res, "guard", None) or not res.text.strip():
@@ -70,8 +70,17 @@ def run(plan: StepPlan, run_step: RunStep, should_stop: Callable[[], bool],
             results.append(retry)
             if _words(retry.text) > _words(res.text):
                 res = retry
-        done[step.key] = res.text
+        done[step.key] = _joined(step.prime, res.text)
     return no_triple_lines(plan.assemble(done)), results
+
+
+def _joined(prime: str, text: str) -> str:
+    if not prime:
+        return text
+    if not text.strip():
+        return ""  # the model added nothing: no answer, not the bare prime
+    glue = "" if text[0] in " ,.;:" or prime.endswith(" ") else " "
+    return prime + glue + text
 
 
 def no_triple_lines(text: str) -> str:
