@@ -293,7 +293,8 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
                  penalty: float = 1.0) -> StepResult:
         done = steps.get(key)
         if done is not None:
-            progress(Progress(phase, step, total, f"{phase} step {step} of {total}: "
+            name = "step" if phase == "step" else f"{phase} step"
+            progress(Progress(phase, step, total, f"{name} {step} of {total}: "
                                                   "already done, reused"))
             return StepResult(done.label, done.text, done.prompt_tokens,
                               done.completion_tokens, done.seconds, done.thinking, reused=True)

@@ -10,11 +10,12 @@ from workbench.synthesis.runner import MemorySteps, SynthesisRequest, run_synthe
 
 pytestmark = pytest.mark.slow
 
-DONE = {"scene:Sc. 1": "In this scene, Bob walks Margaret's dog in the park.",
-        "scene:Sc. 2": "In this scene, Bob shrinks himself with a phone app.",
-        "scene:Sc. 3": "In this scene, Bob fixes the traffic light from inside.",
-        "dialogue": "The dialogue in this scene is brisk and silly.",
-        "premise": "This is the story of Bob, who wants to fix a traffic light."}
+# what the model wrote after each step's begun answer ("In this scene," ...), as stored
+DONE = {"scene:Sc. 1": " Bob walks Margaret's dog in the park.",
+        "scene:Sc. 2": " Bob shrinks himself with a phone app.",
+        "scene:Sc. 3": " Bob fixes the traffic light from inside.",
+        "dialogue": " is brisk and silly.",
+        "premise": " Bob, who wants to fix a traffic light."}
 
 
 def test_only_the_unfinished_step_runs(wb, testdocs, backend):
@@ -33,5 +34,7 @@ def test_only_the_unfinished_step_runs(wb, testdocs, backend):
            "himself with a phone app." in result.text
     verdict = result.text.split("## Verdict", 1)[1].strip()
     assert verdict.startswith("What works in this script is") and len(verdict.split()) > 8
+    assert "## Premise\nThis is the story of Bob, who wants to fix a traffic light." \
+        in result.text
     assert result.extra["plan"] == {"kind": "steps", "steps": 6,
                                     "reason": "a small model does short, well-posed steps best"}
