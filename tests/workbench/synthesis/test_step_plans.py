@@ -80,8 +80,8 @@ def test_pacing_plan_has_a_note_per_flagged_cut_with_its_timecode(wb, testdocs):
                        "overall"], flagged
     assert ">>> [00:11:34]" in plan.steps[2].build({})[-1].content
     text = plan.assemble({"cut:00:11:34": "The editor should cut the checks. They"})
-    assert ("- [00:11:34] Slow stretch to 00:13:22: 31 wpm against 49 overall. The editor "
-            "should cut the checks.") in text.split("## Suggested cuts")[1]
+    assert ("- [00:11:34] Slow stretch: 31 wpm for the next 2 min, against 49 overall. The "
+            "editor should cut the checks.") in text.split("## Suggested cuts")[1]
 
 
 def test_helpers_clean_answers_and_drop_third_copies():

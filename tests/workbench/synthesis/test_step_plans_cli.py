@@ -117,6 +117,6 @@ def test_pacing_of_a_fifteen_minute_transcript_cites_timecodes(tmp_path, testdoc
     assert len(stamps) >= 3, (text, out["citations"])
     assert "## Suggested cuts" in text and text.count("## Suggested cuts") == 1
     cuts = text.split("## Suggested cuts", 1)[1]
-    assert re.search(r"^- \[\d\d:\d\d:\d\d\] Slow stretch to \d\d:\d\d:\d\d: \d+ wpm against "
-                     r"49 overall\. The editor should \w", cuts, re.M), cuts
+    assert re.search(r"^- \[\d\d:\d\d:\d\d\] Slow stretch: \d+ wpm for the next \d+ min, "
+                     r"against 49 overall\. The editor should \w", cuts, re.M), cuts
     assert_clean(text)

@@ -66,9 +66,10 @@ def build(sources, question: str = "", step_tokens: int = 80) -> StepPlan | None
     for w in slow:
         first = next((c for c in cues if c.start_s >= _seconds(w["start"])), None)
         if first is not None and first.anchor not in {a for _, a, _, _ in flagged}:
-            flagged.append(("cut", first.anchor,
-                            f"Slow stretch to {w['end']}: {w['wpm']:.0f} wpm against "
-                            f"{metrics.wpm:.0f} overall.",
+            minutes = (_seconds(w["end"]) - first.start_s) / 60  # no second timecode: one
+            flagged.append(("cut", first.anchor,  # anchor per bullet, the one it is about
+                            f"Slow stretch: {w['wpm']:.0f} wpm for the next {minutes:.0f} min, "
+                            f"against {metrics.wpm:.0f} overall.",
                             SLOW_Q.format(wpm=w["wpm"], overall=metrics.wpm)))
     taken = {a for _, a, _, _ in flagged}
     for anchor, who, secs in metrics.longest_turns[:MOST_TURNS]:
