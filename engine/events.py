@@ -65,6 +65,10 @@ class GenerationParams:
     tool_choice: str = "auto"  # "auto" | "none" | "required" | the name of one tool
     parallel_tool_calls: bool = True
     response_format: dict | None = None  # a JSON Schema the answer must match; {}: any object
+    # Loop and echo guards (engine/loop_guard.py), off unless asked for: synthesis steps ask.
+    repetition_penalty: float = 1.0  # >1 makes tokens already generated less likely
+    loop_guard: int = 0  # words in a run that may not repeat; 0: off
+    stop_markup: tuple[str, ...] = ()  # prompt markup that ends the answer if it is echoed
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class Done:
     error: str | None = None
     kind: Literal["done"] = "done"
     stop_sequence: str | None = None  # the stop string that ended the answer, if one did
+    guard: str | None = None  # why the loop guard ended it ("loop: ...", "markup: ...")
 
 
 Event = Union[TextDelta, ThinkingDelta, ToolCallDelta, Usage, Done]
@@ -120,6 +125,7 @@ class Completion:
     finish_reason: FinishReason = "stop"
     error: str | None = None
     stop_sequence: str | None = None
+    guard: str | None = None
     tool_calls: list[ToolCall] = field(default_factory=list)
 
     def add(self, ev: Event) -> None:
@@ -138,7 +144,7 @@ class Completion:
             self.usage = ev
         elif isinstance(ev, Done):
             self.finish_reason, self.error = ev.finish_reason, ev.error
-            self.stop_sequence = ev.stop_sequence
+            self.stop_sequence, self.guard = ev.stop_sequence, ev.guard
 
 
 def collect(events: Iterator[Event]) -> Completion:

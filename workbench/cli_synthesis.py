@@ -43,6 +43,9 @@ def add_commands(command) -> None:
     p.add_argument("--detach", action="store_true",
                    help="check the budget, queue the job for `worker` processes and return "
                         "its id at once")
+    p.add_argument("--plan", choices=("auto", "steps", "whole"), default="auto",
+                   help="short steps (small models) or the whole task in one call; auto "
+                        "decides from the model (default)")
     add_placement_flags(p)
     p = command("artifacts", cmd_artifacts, "list a project's saved synthesis artifacts")
     p.add_argument("project")
@@ -92,13 +95,15 @@ def _result(wb, answer) -> tuple[dict, str]:
                   "cached_tokens": art.extra.get("cached_tokens", 0),
                   "completion_tokens": art.completion_tokens},
         "seconds": round(art.seconds, 3), "ttft_s": art.extra.get("ttft_s"),
-        "engine": art.extra.get("engine"),
+        "engine": art.extra.get("engine"), "plan": art.extra.get("plan"),
         "citations": [c.as_json() for c in unique(answer.citations)],
         "facts": art.extra.get("facts"),
         "artifact_id": art.id,
     }
     bad = [c for c in answer.citations if not c.verified]
-    text = (f"{art.text}\n\n-- {art.strategy}, {art.prompt_tokens} tokens in "
+    plan = art.extra.get("plan") or {}
+    steps = f" in {plan['steps']} steps" if plan.get("kind") == "steps" else ""
+    text = (f"{art.text}\n\n-- {art.strategy}{steps}, {art.prompt_tokens} tokens in "
             f"({art.extra.get('cached_tokens', 0)} from cache), "
             f"{art.completion_tokens} out, {art.seconds:.1f} s; "
             f"{len(answer.citations) - len(bad)} citations verified, {len(bad)} not; "
@@ -114,7 +119,7 @@ def cmd_synthesize(wb, args) -> tuple[dict, str]:
         args.project, task, prompt, docs, model=args.model,
         max_new_tokens=args.max_new_tokens, thinking=args.thinking,
         strategy="map-reduce" if args.map_reduce else "auto", map_tokens=args.map_tokens,
-        chunk_tokens=args.chunk_tokens, detach=args.detach,
+        chunk_tokens=args.chunk_tokens, detach=args.detach, plan=args.plan,
         progress=None if args.detach else _stderr_progress())
     if args.detach:
         return queued(answer)

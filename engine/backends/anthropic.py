@@ -121,9 +121,12 @@ class AnthropicBackend:
             response = self.client.messages.create(**self._request(messages, params))
         except anthropic.APIError as exc:
             raise _unavailable(exc, self.base_url) from exc
+        from engine.loop_guard import filter_events, guard_for
+
         prompt_tokens = completion_tokens = 0
         finish = "stop"
         calls = remote_tools.AnthropicToolEvents()
+        guard = guard_for(params)  # applied here: the Messages API has no such knob
         try:
             for event in response:
                 if cancel is not None and cancel.is_set():
@@ -139,7 +142,9 @@ class AnthropicBackend:
                     yield call
                 elif event.type == "content_block_delta":
                     if event.delta.type == "text_delta" and event.delta.text:
-                        yield TextDelta(event.delta.text)
+                        yield from filter_events(guard, [TextDelta(event.delta.text)])
+                        if guard is not None and guard.tripped:
+                            break
                     elif event.delta.type == "thinking_delta" and event.delta.thinking:
                         yield ThinkingDelta(event.delta.thinking)
                 elif event.type == "message_delta":
@@ -152,8 +157,11 @@ class AnthropicBackend:
             return
         finally:
             response.close()
+        tripped = guard.tripped if guard is not None else None
+        if guard is not None and not tripped:
+            yield from filter_events(guard, [], final=True)
         yield Usage(prompt_tokens, completion_tokens)
-        yield Done(finish)
+        yield Done(finish, guard=tripped)
 
 
 def _unavailable(exc: Exception, base_url: str) -> BackendUnavailable:

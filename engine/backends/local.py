@@ -31,7 +31,8 @@ class LocalBackend:
     supports_tools = True
 
     def __init__(self, model, tokenizer, name: str, context_window: int,
-                 *, force_thinking: bool | None = None, report=None, prefix_cache=None):
+                 *, force_thinking: bool | None = None, report=None, prefix_cache=None,
+                 tier: str | None = None):
         if not getattr(tokenizer, "chat_template", None):
             raise ModelLoadError(f"{name}: the tokenizer has no chat template, so chat prompts "
                                  "cannot be built for it")
@@ -45,6 +46,7 @@ class LocalBackend:
         self.force_thinking = force_thinking
         self.report = report
         self.prefix_cache = prefix_cache  # engine.prefix_cache.PrefixCache or None
+        self.tier = tier or size_tier(model)  # "small" | "strong": synthesis plans read it
         self.supports_thinking = "thinking" in tokenizer.chat_template
         self.eos_ids = _eos_ids(model, tokenizer)
         self.native_tools = formats.template_knows_tools(tokenizer.chat_template)
@@ -76,7 +78,7 @@ class LocalBackend:
                                        if prefix_cache_bytes is None else prefix_cache_bytes)
         return cls(loaded.model, loaded.tokenizer, spec.name, window,
                    force_thinking=spec.thinking, report=loaded.report,
-                   prefix_cache=prefix_cache)
+                   prefix_cache=prefix_cache, tier=spec.tier)
 
     def swap_model(self, change, adapter: str | None):
         """Run `change(hf_model) -> hf_model` between generations (an adapter attached or
@@ -158,6 +160,21 @@ class LocalBackend:
             elif tools:
                 events = tool_call_events(events, self.tool_format, params.parallel_tool_calls)
             yield from events
+
+
+SMALL_PARAMS = 3_000_000_000  # below this a model does short synthesis steps best
+
+
+def size_tier(model) -> str | None:
+    """"small" or "strong" from the parameter count; None when the model does not say."""
+    count = getattr(model, "num_parameters", None)
+    try:
+        n = count() if callable(count) else None
+    except Exception:  # a wrapped or offloaded model may not count: the window decides then
+        return None
+    if not n:
+        return None
+    return "small" if n < SMALL_PARAMS else "strong"
 
 
 def _eos_ids(model, tokenizer) -> set[int]:

@@ -94,6 +94,9 @@ class OpenAICompatBackend:
             request["stop"] = list(params.stop)[:4]
         if params.seed is not None:
             request["seed"] = params.seed
+        if params.repetition_penalty > 1.0:  # the protocol's nearest knob (range -2..2)
+            request["frequency_penalty"] = round(min(2.0, 2 * (params.repetition_penalty - 1)),
+                                                 3)
         request.update(remote_tools.openai_tool_fields(params))
         if thinking:
             request["extra_body"] = {
@@ -107,12 +110,14 @@ class OpenAICompatBackend:
         import openai
 
         from engine.generation import StreamSplitter
+        from engine.loop_guard import filter_events, guard_for
 
         try:
             response = self.client.chat.completions.create(**self._request(messages, params))
         except openai.APIError as exc:
             raise _unavailable(exc, self.base_url) from exc
         splitter = StreamSplitter(params.stop, thinking=False)
+        guard = guard_for(params)  # applied here: no server knows it
         usage, finish, deltas = None, "stop", 0
         try:
             for chunk in response:
@@ -131,11 +136,11 @@ class OpenAICompatBackend:
                         yield ThinkingDelta(reasoning)
                     if delta.content:
                         deltas += 1
-                        yield from splitter.feed(delta.content)
+                        yield from filter_events(guard, splitter.feed(delta.content))
                     yield from remote_tools.openai_tool_deltas(delta)
                     if choice.finish_reason:
                         finish = FINISH.get(choice.finish_reason, "stop")
-                if splitter.stopped:
+                if splitter.stopped or guard is not None and guard.tripped:
                     finish = "stop"
                     break
         except openai.APIError as exc:
@@ -144,10 +149,11 @@ class OpenAICompatBackend:
             return
         finally:
             response.close()
-        if not splitter.stopped:
-            yield from splitter.feed("", final=True)
+        tripped = guard.tripped if guard is not None else None
+        if not splitter.stopped and not tripped:
+            yield from filter_events(guard, splitter.feed("", final=True), final=True)
         yield usage or Usage(self._prompt_tokens(messages), deltas)
-        yield Done(finish)
+        yield Done(finish, guard=tripped)
 
     def _prompt_tokens(self, messages: list[Message]) -> int:
         return self.count_tokens(messages) if self.counter is not None else 0

@@ -80,6 +80,7 @@ def test_bad_max_memory_is_a_user_error_before_any_load(project, where):
 @pytest.mark.slow
 def test_flags_win_over_the_environment_and_reach_the_engine(project):
     out = ok_json(run(project, "synthesize", "P", "--task", "coverage", "--max-new-tokens", "8",
+                      "--plan", "whole",
                       "--quantization", "int8-cpu", "--device-map", "cpu", "--json",
                       env={"LONGHAND_QUANTIZATION": "fp16-cpu"}))
     engine = out["engine"]
@@ -97,6 +98,7 @@ def test_flags_win_over_the_environment_and_reach_the_engine(project):
 @pytest.mark.slow
 def test_environment_alone_sets_the_placement(project):
     out = ok_json(run(project, "synthesize", "P", "--task", "coverage", "--max-new-tokens", "8",
+                      "--plan", "whole",
                       "--json", env={"LONGHAND_QUANTIZATION": "fp16-cpu",
                                      "LONGHAND_MAX_MEMORY": "cpu=4GiB"}))
     placement = out["engine"]["placement"]

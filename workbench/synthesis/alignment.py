@@ -114,3 +114,7 @@ def aligned_block(versions: Sequence[Source]) -> Block:
     ids = tuple(sorted({v.document_id for v in versions}))
     return Block(f"aligned:{','.join(map(str, ids))}", f"aligned drafts {', '.join(names)}",
                  "\n\n".join(out), ids)
+
+
+similarity = _similarity  # public names the draft-comparison step plan reads
+scene_diff = _diff

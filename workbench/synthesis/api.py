@@ -85,14 +85,15 @@ class SynthesisMixin:
                           documents: Sequence[int] = (), *, model: str | None = None,
                           max_new_tokens: int | None = None, strategy: str = "auto",
                           thinking: bool = False, map_tokens: int | None = None,
-                          chunk_tokens: int | None = None):
+                          chunk_tokens: int | None = None, plan: str = "auto"):
         from workbench.synthesis.runner import DEFAULT_MAP_TOKENS, SynthesisRequest
 
         return SynthesisRequest(project=project, task=task, prompt=prompt or "",
                                 document_ids=tuple(int(d) for d in documents),
                                 strategy=strategy, max_new_tokens=max_new_tokens,
                                 map_tokens=map_tokens or DEFAULT_MAP_TOKENS,
-                                chunk_tokens=chunk_tokens, thinking=thinking, model=model)
+                                chunk_tokens=chunk_tokens, thinking=thinking, model=model,
+                                plan=plan)
 
     def plan_synthesis(self, project: str, task: str = "free", prompt: str = "",
                        documents: Sequence[int] = (), **options):

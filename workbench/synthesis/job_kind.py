@@ -22,7 +22,8 @@ def prepare(request: SynthesisRequest, backend, library) -> tuple[object, dict]:
         from workbench.synthesis.budget import refuse
 
         raise refuse(planned.budget)
-    return planned, {"budget": planned.budget.as_dict(), "strategy": request.strategy}
+    return planned, {"budget": planned.budget.as_dict(), "strategy": request.strategy,
+                     "plan": planned.plan_json}
 
 
 def run_job(ctx: JobContext) -> Outcome:

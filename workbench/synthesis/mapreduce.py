@@ -50,6 +50,7 @@ class StepResult:
     reused: bool = False
     cached_tokens: int = 0  # prompt tokens the engine read from its prefix cache
     ttft_s: float | None = None  # seconds to the first streamed token (None: reused step)
+    guard: str | None = None  # why the engine's loop guard ended it, if it did
 
 
 RunStep = Callable[[str, str, list, int, str, int, int], StepResult]

@@ -30,10 +30,18 @@ from workbench.synthesis.facts import facts_for, prepend
 from workbench.synthesis.budget import Budget, Chunk, count_budget, plan_chunks, refuse
 from workbench.synthesis.mapreduce import StepResult
 from workbench.synthesis.packing import Packed, Source, pack
+from workbench.synthesis.plans import StepPlan
+from workbench.synthesis.plans import run as step_plans
+from workbench.synthesis.plans.chooser import Choice
 from workbench.synthesis.templates import Template, get_template
 
 STRATEGIES = ("auto", "whole", "map-reduce")
 DEFAULT_MAP_TOKENS = 256
+# Prompt markup an answer must never echo: the packer's tags, the tail's labels, chat turns.
+STOP_MARKUP = ("<document", "</document", "<aligned-drafts", "<notes", "TASK (", "TASK:",
+               "OUTPUT CONTRACT", "FACTS (computed", "QUESTION:", "<|im_start|>", "<|im_end|>")
+LOOP_NGRAM = 8  # words in a run a synthesis answer may not repeat
+STEP_PENALTY = 1.2  # repetition penalty for short steps (CTRL's recommended value)
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,7 @@ class SynthesisRequest:
     temperature: float = 0.0
     thinking: bool = False
     model: str | None = None
+    plan: str = "auto"  # "auto" | "steps" | "whole" (plans/chooser.py)
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -100,6 +109,17 @@ class Plan:
     budget: Budget
     reserved_output: int
     extra: dict = field(default_factory=dict)
+    choice: Choice = Choice("whole", "")
+    steps: StepPlan | None = None  # the step plan that runs when the job runs whole
+
+    @property
+    def plan_json(self) -> dict:
+        """`{"kind": "steps"|"whole", "steps": N, "reason"}`, shown before the job runs."""
+        return step_plans.plan_json(self.choice, self.steps)
+
+    @property
+    def plan_text(self) -> str:
+        return step_plans.describe(self.choice, self.steps)
 
     @property
     def sections(self) -> dict[int, list]:
@@ -138,7 +158,7 @@ class SynthesisResult:
             "usage": {"prompt_tokens": self.prompt_tokens, "cached_tokens": self.cached_tokens,
                       "completion_tokens": self.completion_tokens},
             "seconds": round(self.seconds, 3), "ttft_s": self.ttft_s,
-            "engine": self.extra.get("engine"),
+            "engine": self.extra.get("engine"), "plan": self.extra.get("plan"),
             "citations": [c.as_json() for c in cite.unique(self.citations)],
             "facts": self.extra.get("facts"),
             "artifact_id": artifact_id,
@@ -200,7 +220,9 @@ def plan(request: SynthesisRequest, backend, library) -> Plan:
     packed = pack(sources, template, request.prompt, facts, blocks)
     reserved = request.max_new_tokens or template.max_new_tokens
     budget = count_budget(backend, packed, reserved)
-    return Plan(request, template, sources, packed, budget, reserved, extra)
+    choice, steps = step_plans.build_plan(template.name, sources, request.prompt, backend,
+                                          request.plan, request.max_new_tokens)
+    return Plan(request, template, sources, packed, budget, reserved, extra, choice, steps)
 
 
 def chunk_plan(p: Plan, backend) -> list[Chunk]:
@@ -215,10 +237,11 @@ def _stream_step(backend, messages, params: GenerationParams, progress, should_s
                  phase: str, step: int, total: int, label: str) -> StepResult:
     cancel = threading.Event()
     started = time.perf_counter()
-    where = f"{phase} step {step} of {total}: " if phase in ("map", "reduce") else ""
+    where = {"map": "map step ", "reduce": "reduce step ", "step": "step "}.get(phase)
+    where = f"{where}{step} of {total}: " if where else ""
     progress(Progress("prefill" if phase == "whole" else phase, step, total,
                       f"{where}reading the prompt ({label})"))
-    text, thinking, usage, first, ttft = [], [], None, True, None
+    text, thinking, usage, first, ttft, guard = [], [], None, True, None, None
     for ev in backend.stream(messages, params, cancel):
         if should_stop():
             cancel.set()
@@ -239,6 +262,7 @@ def _stream_step(backend, messages, params: GenerationParams, progress, should_s
         elif isinstance(ev, Usage):
             usage = ev
         elif isinstance(ev, Done):
+            guard = ev.guard
             if ev.finish_reason == "cancelled" or cancel.is_set():
                 raise Cancelled("the job was cancelled")
             if ev.finish_reason == "error":
@@ -248,7 +272,7 @@ def _stream_step(backend, messages, params: GenerationParams, progress, should_s
     return StepResult(label, "".join(text), prompt_tokens, completion,
                       time.perf_counter() - started, "".join(thinking),
                       cached_tokens=getattr(usage, "cached_tokens", 0) if usage else 0,
-                      ttft_s=None if ttft is None else round(ttft, 3))
+                      ttft_s=None if ttft is None else round(ttft, 3), guard=guard)
 
 
 def run_synthesis(request: SynthesisRequest, backend, library, *,
@@ -269,15 +293,19 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
             raise refuse(p.budget)
         strategy = "whole"
 
-    def run_step(key, label, messages, max_new, phase, step, total) -> StepResult:
+    def run_step(key, label, messages, max_new, phase, step, total,
+                 penalty: float = 1.0) -> StepResult:
         done = steps.get(key)
         if done is not None:
-            progress(Progress(phase, step, total, f"{phase} step {step} of {total}: "
+            name = "step" if phase == "step" else f"{phase} step"
+            progress(Progress(phase, step, total, f"{name} {step} of {total}: "
                                                   "already done, reused"))
             return StepResult(done.label, done.text, done.prompt_tokens,
                               done.completion_tokens, done.seconds, done.thinking, reused=True)
         params = GenerationParams(max_new_tokens=max_new, temperature=request.temperature,
-                                  thinking=request.thinking and key == "final")
+                                  thinking=request.thinking and key == "final",
+                                  repetition_penalty=penalty, loop_guard=LOOP_NGRAM,
+                                  stop_markup=STOP_MARKUP)
         res = _stream_step(backend, messages, params, progress, should_stop, phase, step,
                            total, label)
         if should_stop():
@@ -287,7 +315,23 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
 
     extra = {**p.extra, "engine": describe(backend)}  # what ran it, for the artifact
     facts = facts_for(p.template.name, p.sources)  # before the model: a bug here loses nothing
-    if strategy == "whole":
+    stepped = strategy == "whole" and p.steps is not None
+    extra["plan"] = p.plan_json if strategy == "whole" else {
+        "kind": "map-reduce", "steps": None, "reason": "map-reduce was chosen"}
+    progress(Progress("planning", message=p.plan_text if strategy == "whole"
+                      else "plan: map-reduce over anchor-aligned parts"))
+    if stepped:
+        total = len(p.steps.steps)
+        order = {s.key: n for n, s in enumerate(p.steps.steps, 1)}
+
+        def one_step(key, label, messages, max_new, penalty) -> StepResult:
+            n = order.get(key.split("#")[0], total)
+            return run_step(key, label, messages, max_new, "step", n, total, penalty)
+
+        text, done = step_plans.run(p.steps, one_step, should_stop, STEP_PENALTY)
+        if should_stop():
+            raise Cancelled("the job was cancelled")
+    elif strategy == "whole":
         res = run_step("final", "answer", p.packed.messages, p.reserved_output, "whole", 1, 1)
         text, done = res.text.strip(), [res]
     else:
@@ -302,7 +346,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
         if should_stop():
             raise Cancelled("the job was cancelled")
     final = done[-1]
-    answer = final.text.strip()
+    answer = text if stepped else final.text.strip()
     offset = len(text) - len(answer)
     checked = [cite.Citation(c.anchor, c.document_id, c.verified, c.section_id, c.quote,
                              c.reason, c.start + offset, c.end + offset)
@@ -316,7 +360,8 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
     extra.update(cached_tokens=cached, ttft_s=ttft)  # kept with the artifact
     progress(Progress("done", len(done), len(done), "finished"))
     return SynthesisResult(
-        text=text, thinking=final.thinking, strategy=strategy, budget=p.budget,
+        text=text, thinking="" if stepped else final.thinking, strategy=strategy,
+        budget=p.budget,
         citations=checked, prompt_tokens=prompt_tokens, completion_tokens=completion,
         seconds=sum(s.seconds for s in done), cost=pricing.cost_dict(prompt_tokens, completion),
         task=p.template.name, title=p.template.title, model=getattr(backend, "model", "?"),
@@ -324,7 +369,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
         params={"max_new_tokens": p.reserved_output, "map_tokens": request.map_tokens,
                 "chunk_tokens": request.chunk_tokens,
                 "temperature": request.temperature, "thinking": request.thinking,
-                "strategy": strategy},
+                "strategy": strategy, "plan": extra["plan"]["kind"]},
         document_ids=sorted({s.document_id for s in p.sources}), steps=done, extra=extra,
         cached_tokens=cached, ttft_s=ttft,
     )

@@ -222,7 +222,8 @@ def build(ctx: AppContext) -> None:
         backend = backend_for(args["model"])
         planned = wb.plan_synthesis(args.pop("project"), args.pop("task"), args.pop("prompt"),
                                     args.pop("documents"), **args)
-        return budget_html(planned.budget) + trust_html(
+        plan = f'<p id="lh-syn-plan">{html.escape(planned.plan_text)}</p>'
+        return budget_html(planned.budget) + plan + trust_html(
             wb, p, backend.name, backend.model, planned.budget.prompt_tokens)
 
     def start(p, d, t, q, m, n, mr, ad):

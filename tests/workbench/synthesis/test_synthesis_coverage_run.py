@@ -1,4 +1,5 @@
-"""Coverage of a real screenplay on the embedded default: whole-in-context, streamed through a
+"""Coverage of a real screenplay on the embedded default: whole-in-context (asked for: the
+embedded default runs short steps by default, test_step_plans_cli.py), streamed through a
 background job, saved as an artifact whose citations resolve to real scenes."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def test_coverage_runs_whole_and_cites_real_scenes(wb, testdocs, backend):
     wb.use_backend(backend)
     seen = []
     answer = wb.synthesize("p", "coverage", documents=[doc_id], max_new_tokens=48,
-                           progress=seen.append)
+                           progress=seen.append, plan="whole")
     phases = [p.phase for p in seen]
     assert phases.index("prefill") < phases.index("generating") < phases.index("done")
     streamed = "".join(p.delta for p in seen)
@@ -54,7 +55,7 @@ def test_a_background_job_is_cancelled_from_another_connection(wb, testdocs, bac
 
     wb.import_files("p", [testdocs / CYBER_BOB])
     wb.use_backend(backend)
-    job = wb.synthesize("p", "coverage", max_new_tokens=400, background=True)
+    job = wb.synthesize("p", "coverage", max_new_tokens=400, background=True, plan="whole")
     other = JobStore(create_db_engine(wb.library.db_path))
     # Cancel while the job is still reading the screenplay (a 2K-token prefill takes seconds):
     # waiting for "generating" raced a fast machine, where the small model can finish first.

@@ -67,7 +67,8 @@ def test_map_reduce_job_survives_a_kill_and_resumes(data_dir, testdocs, tmp_path
     assert "reused" in resumed.stderr
 
     assert set(out) == {"text", "strategy", "budget", "usage", "seconds", "ttft_s", "engine",
-                        "citations", "facts", "artifact_id"}
+                        "plan", "citations", "facts", "artifact_id"}
+    assert out["plan"]["kind"] == "map-reduce"
     assert out["engine"]["model"] == "smollm2-135m-instruct"
     assert out["engine"]["backend"] == "local" and out["engine"]["kernels"] == "fused"
     assert set(out["budget"]) == {"window", "prompt_tokens", "reserved_output"}

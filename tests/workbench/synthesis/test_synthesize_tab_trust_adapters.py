@@ -71,8 +71,10 @@ def test_adapter_choice_runs_the_job_with_it_attached(wb, testdocs, backend):
 
     (res,) = wb.import_files("p", [testdocs / CYBER_BOB])
     wb.use_backend(backend)
-    base = wb.synthesize("p", "coverage", documents=[res.document.id], max_new_tokens=12)
+    base = wb.synthesize("p", "coverage", documents=[res.document.id], max_new_tokens=12,
+                       plan="whole")
     styled = wb.synthesize("p", "coverage", documents=[res.document.id], max_new_tokens=12,
+                           plan="whole",
                            model=job_model(DEFAULT_MODEL, chosen))
     attached = wb.model_backend(chosen)
     assert attached is not backend and active_adapter(attached) == "house"
