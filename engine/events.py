@@ -69,6 +69,7 @@ class GenerationParams:
     repetition_penalty: float = 1.0  # >1 makes tokens already generated less likely
     loop_guard: int = 0  # words in a run that may not repeat; 0: off
     stop_markup: tuple[str, ...] = ()  # prompt markup that ends the answer if it is echoed
+    loop_repeats: int = 0  # the same sentence this many times in a row ends it; 0: off
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ over and over) and, fed a long packed prompt, copies its markup (`<document id="
 out. A repetition penalty makes loops rarer; this guard ends the ones that still happen, on the
 text itself, so local and remote backends share it (a remote server never sees it).
 
-Three checks, each on text the caller has not yet been given:
+Three checks, each on text the caller has not yet been given (synthesis steps ask for them):
 - markup: a `stop_markup` string (prompt markup such as `<document`) ends the answer before it;
 - lines: a line that already appeared twice ends the answer before its third copy;
 - n-grams: an `ngram`-word run that already appeared ends the answer at the last sentence end
@@ -13,6 +13,10 @@ Three checks, each on text the caller has not yet been given:
   five times over (`embed_embed_embed_...`) is kept once.
 Text is released up to the last sentence or line end, so a cut never takes back what a
 consumer already has.
+A fourth, `repeats` (the HTTP API's default for greedy requests), only ends a degenerate loop:
+the same sentence or line of three words or more, `repeats` times in a row. It holds nothing
+back (streamed text stays immediate) and spares code and tables, whose repeated lines are
+rarely the same sentence four times running.
 
 Does not know tokens or models: it sees the decoded text stream only.
 """
@@ -38,6 +42,7 @@ class LoopGuard:
 
     ngram: int = 0  # words in a run that may not repeat; 0 turns the n-gram check off
     markup: tuple[str, ...] = ()
+    repeats: int = 0  # the same sentence this many times in a row ends the answer; 0: off
     text: str = ""
     released: int = 0  # characters of `text` handed out
     tripped: str | None = None
@@ -46,13 +51,22 @@ class LoopGuard:
 
     @property
     def active(self) -> bool:
-        return bool(self.ngram or self.markup)
+        return bool(self.ngram or self.markup or self.repeats)
 
     def feed(self, delta: str, final: bool = False) -> str:
         if self.tripped is not None:
             return ""
         self.text += delta
-        cut = self._markup_cut()
+        if not (self.ngram or self.markup):  # repeats only: release at once, stop a loop
+            out = self._release(len(self.text))
+            found = self._repeat_cut()
+            if found is not None:
+                self.tripped = found[1]
+            return out
+        cut = self._repeat_cut() if self.repeats else None
+        markup = self._markup_cut()
+        if markup is not None and (cut is None or markup[0] < cut[0]):
+            cut = markup
         for found in (self._line_cut(final), self._ngram_cut(), self._run_cut()):
             if found is not None and (cut is None or found[0] < cut[0]):
                 cut = found
@@ -107,6 +121,24 @@ class LoopGuard:
         self._checked_lines = max(self._checked_lines, end)
         return None
 
+    def _repeat_cut(self) -> tuple[int, str] | None:
+        """The start of the `repeats`-th identical sentence in a row, when the text ends so."""
+        if self.repeats <= 1:
+            return None
+        window = max(0, len(self.text) - 4000)
+        starts, units = [], []
+        pos = window
+        for m in BOUNDARY_RE.finditer(self.text, window):
+            key = _norm_line(self.text[pos:m.end()])
+            if key:
+                starts.append(pos)
+                units.append(key)
+            pos = m.end()
+        last = units[-self.repeats:]
+        if len(last) == self.repeats and len(set(last)) == 1 and len(last[0].split()) >= 3:
+            return starts[-1], f"loop: {last[0][:60]!r} {self.repeats} times in a row"
+        return None
+
     def _run_cut(self) -> tuple[int, str] | None:
         if self.ngram <= 0:
             return None
@@ -136,7 +168,8 @@ class LoopGuard:
 
 def guard_for(params) -> LoopGuard | None:
     """The guard a GenerationParams asks for, or None when it asks for none."""
-    guard = LoopGuard(params.loop_guard, tuple(m for m in params.stop_markup if m))
+    guard = LoopGuard(params.loop_guard, tuple(m for m in params.stop_markup if m),
+                      params.loop_repeats)
     return guard if guard.active else None
 
 

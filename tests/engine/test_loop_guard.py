@@ -61,3 +61,30 @@ def test_a_piece_of_a_word_repeated_over_and_over_is_kept_once():
     assert out == 'See <a src="https://www.youtube.com/embed_' and "embed_" in guard.tripped
     rule = LoopGuard(ngram=8)
     assert stream(rule, "Notes\n----------\n| a | b |") == "Notes\n----------\n| a | b |"
+
+
+def test_repeats_only_stops_a_sentence_loop_and_holds_nothing_back():
+    """The HTTP API's greedy default: what the embedded model wrote for Claude Code's --bare
+    prompt ("I'm a human." until max_tokens) ends at its fourth copy; text streams at once."""
+    from engine.loop_guard import LoopGuard
+
+    guard = LoopGuard(repeats=4)
+    out = guard.feed("Hello! I'm here to help")
+    assert out == "Hello! I'm here to help"  # nothing held back
+    for _ in range(3):
+        out += guard.feed(" with your questions. I'm a human.")
+        assert guard.tripped is None  # a sentence repeated across copies is not yet a loop
+    for _ in range(3):  # each copy counts once the next one's leading space completes it
+        out += guard.feed(" I'm a human.")
+    assert guard.tripped is None
+    out += guard.feed(" ")
+    assert guard.tripped is not None and "i'm a human" in guard.tripped
+    assert out.count("I'm a human.") == 6 and guard.feed(" I'm a human.") == ""
+
+
+def test_repeats_spares_code_and_short_lines():
+    from engine.loop_guard import LoopGuard
+
+    guard = LoopGuard(repeats=4)
+    code = "if a:\n    x = 1\n}\n}\n}\n}\nprint(x)\nreturn None\nreturn None\nreturn None\n"
+    assert guard.feed(code) == code and guard.tripped is None

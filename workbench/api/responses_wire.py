@@ -22,6 +22,7 @@ from pydantic import ConfigDict, Field
 from engine.events import GenerationParams, Message, ToolCall, ToolSpec
 
 from .errors import bad_request
+from .wire import loop_repeats
 from .tool_wire import EMPTY_SCHEMA, checked_choice, checked_schema
 from .tool_wire import WireModel as _Wire
 
@@ -160,9 +161,10 @@ class ResponsesRequest(_Wire):
 
     def params(self, max_new_tokens: int) -> GenerationParams:
         tools = self.engine_tools()
+        temperature = _DEFAULTS.temperature if self.temperature is None else self.temperature
         return GenerationParams(
-            max_new_tokens=max_new_tokens,
-            temperature=_DEFAULTS.temperature if self.temperature is None else self.temperature,
+            max_new_tokens=max_new_tokens, temperature=temperature,
+            loop_repeats=loop_repeats(temperature),
             top_p=_DEFAULTS.top_p if self.top_p is None else self.top_p,
             thinking=self.reasoning is not None and self.reasoning.effort not in (None, "none"),
             tools=tools, tool_choice=self.choice(tools),

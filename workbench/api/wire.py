@@ -29,6 +29,14 @@ MAX_STOP_SEQUENCES = 16
 # A request that names no temperature gets the engine's default (greedy), as in the UI and CLI;
 # current Anthropic SDKs no longer send one at all.
 _DEFAULTS = GenerationParams()
+# Greedy decoding can fall into a loop it never leaves (a small model repeating one sentence
+# until max_tokens; Claude Code then asks again). The same sentence this many times in a row
+# ends the answer ("stop"); engine/loop_guard.py says why this spares code and tables.
+GREEDY_LOOP_REPEATS = 4
+
+
+def loop_repeats(temperature: float) -> int:
+    return GREEDY_LOOP_REPEATS if temperature <= 0 else 0
 
 
 # ---- OpenAI Chat Completions ----------------------------------------------------------------
@@ -125,9 +133,10 @@ class ChatCompletionRequest(_Wire):
     def params(self, max_new_tokens: int) -> GenerationParams:
         stop = [self.stop] if isinstance(self.stop, str) else list(self.stop or [])
         tools = self.engine_tools()
+        temperature = _DEFAULTS.temperature if self.temperature is None else self.temperature
         return GenerationParams(
-            max_new_tokens=max_new_tokens,
-            temperature=_DEFAULTS.temperature if self.temperature is None else self.temperature,
+            max_new_tokens=max_new_tokens, temperature=temperature,
+            loop_repeats=loop_repeats(temperature),
             top_p=_DEFAULTS.top_p if self.top_p is None else self.top_p,
             stop=_stops(stop, "stop"), seed=self.seed,
             thinking=self.thinking is not None and self.thinking.type != "disabled",
@@ -331,9 +340,10 @@ class MessagesRequest(_AnthropicPrompt):
 
     def params(self, max_new_tokens: int) -> GenerationParams:
         tools = self.engine_tools()
+        temperature = _DEFAULTS.temperature if self.temperature is None else self.temperature
         return GenerationParams(
-            max_new_tokens=max_new_tokens,
-            temperature=_DEFAULTS.temperature if self.temperature is None else self.temperature,
+            max_new_tokens=max_new_tokens, temperature=temperature,
+            loop_repeats=loop_repeats(temperature),
             top_p=_DEFAULTS.top_p if self.top_p is None else self.top_p,
             stop=_stops(list(self.stop_sequences or []), "stop_sequences"),
             thinking=self.thinking_enabled,
