@@ -35,6 +35,9 @@ def add_commands(command) -> None:
                    help="comma-separated model names (local, embedded or added with add-model)")
     p.add_argument("--docs", type=_ids, nargs="+", default=[], metavar="ID",
                    help="document ids, space- or comma-separated (default: all of the project's)")
+    p.add_argument("--one-at-a-time", action="store_true",
+                   help="run every model in turn (default: models on different machines at "
+                        "the same time)")
     p.add_argument("--max-new-tokens", type=int, default=None,
                    help="tokens reserved for each answer")
     p = command("compare-blind", cmd_compare_blind,
@@ -59,8 +62,10 @@ def cmd_compare(wb, args) -> tuple[Any, str]:
     prompt = args.prompt if args.prompt is not None else args.question
     docs = [i for group in args.docs for i in group]
     data = wb.compare(args.project, task, prompt, docs, models=args.models,
-                      max_new_tokens=args.max_new_tokens, progress=_stderr_progress())
-    lines = [f"comparison {data['comparison_id']} ({task})"]
+                      max_new_tokens=args.max_new_tokens, progress=_stderr_progress(),
+                      parallel=not args.one_at_a_time)
+    lines = [f"comparison {data['comparison_id']} ({task}); ran together: " +
+             " | ".join(", ".join(group) for group in data["schedule"])]
     for r in data["rows"]:
         if r.get("error"):
             lines.append(f"  {r['model']}: error: {r['error']}")

@@ -3,8 +3,9 @@
 Why a mixin: like workbench/synthesis/api.py it adds methods to the facade without the two
 files editing each other. Each model runs through `self.synthesize` (the very path the
 `synthesize` command takes: same template, same packing, its own job and artifact), one after
-another; a model that fails (a remote that is down, a job that does not fit) gives a row with
-an `error`, and the others still run. The comparison (figure rows, a blind order drawn once)
+another on one machine and at the same time across machines (each remote server is its own);
+a model that fails (a remote that is down, a job that does not fit) gives a row with an
+`error`, and the others still run. The comparison (figure rows, a blind order drawn once)
 is stored through workbench/library/comparisons_store.py. The computed facts are the same for
 every model, so they are returned once (`facts`) and left out of the blind answers.
 Does not know SQL, argparse or Gradio.
@@ -57,37 +58,74 @@ class CompareMixin:
     def _comparisons(self):
         return self.library.comparisons
 
+    def _machine(self, model: str) -> str:
+        """Where a model runs: a remote added with add-model on its server's host, every other
+        model -- and a "remote" on a loopback address, which shares this machine's cores, so
+        running it beside a local one would skew both timings -- on this machine."""
+        import ipaddress
+        from urllib.parse import urlsplit
+
+        remote = self.remotes.get(model)
+        host = urlsplit(remote.base_url).hostname or "" if remote is not None else ""
+        if not host or host == "localhost":
+            return "this machine"
+        try:
+            if ipaddress.ip_address(host).is_loopback:
+                return "this machine"
+        except ValueError:
+            pass  # a host name
+        return host
+
     def compare(self, project: str, task: str = "free", prompt: str = "",
                 documents: Sequence[int] = (), *, models: Sequence[str],
                 max_new_tokens: int | None = None, progress: Callable | None = None,
-                seed: int | None = None, on_model: Callable[[str], None] | None = None
-                ) -> dict:
-        """Run the job on each of `models` in turn; store and return the comparison JSON.
+                seed: int | None = None, on_model: Callable[[str], None] | None = None,
+                parallel: bool = True) -> dict:
+        """Run the job on each of `models`; store and return the comparison JSON.
 
-        `on_model(name)` is called as each model starts, so a caller can tell whose
-        `progress` events (the job's streamed deltas) follow."""
+        Models on different machines (this one, each remote server) run at the same time, one
+        thread per machine, with one model at a time on each (two local models would only
+        share the same cores); `parallel=False` runs all in turn. `on_model(name)` is called,
+        in the thread that runs it, as each model starts, so a caller can tell whose
+        `progress` events (the job's streamed deltas) follow on that thread."""
         models = list(dict.fromkeys(m.strip() for m in models if m.strip()))
         if len(models) < 2:
             raise WorkbenchError("compare needs at least two different models, e.g. "
                                  "--models smollm2-135m-instruct,my-remote")
         info = self.library.get_project(project)
-        rows = []
+        groups: dict[str, list[str]] = {}
+        for model in models:
+            groups.setdefault(self._machine(model) if parallel else "all", []).append(model)
         trust = self.library.trust
-        try:
-            for model in models:
+        by_model: dict[str, dict] = {}
+
+        def run_group(group: list[str]) -> None:
+            for model in group:
                 if on_model is not None:
                     on_model(model)
                 try:
                     answer = self.synthesize(project, task, prompt, documents, model=model,
                                              max_new_tokens=max_new_tokens, progress=progress)
                 except Exception as exc:  # noqa: BLE001 -- one model's failure is its row
-                    rows.append(_error_row(model, exc))
+                    by_model[model] = _error_row(model, exc)
                     continue
                 art = answer.artifact
-                rows.append(_row(model, art, answer,
-                                 trust.latest(info.id, art.backend, art.model)))
+                by_model[model] = _row(model, art, answer,
+                                       trust.latest(info.id, art.backend, art.model))
+
+        try:
+            if len(groups) == 1:
+                run_group(models)
+            else:
+                from concurrent.futures import ThreadPoolExecutor
+
+                with ThreadPoolExecutor(len(groups), thread_name_prefix="compare") as pool:
+                    for future in [pool.submit(run_group, g) for g in groups.values()]:
+                        future.result()
         finally:
             trust.close()
+        rows = [by_model[m] for m in models]
+        schedule = [group for group in groups.values()]
         ok = [r["model"] for r in rows if not r.get("error")]
         order = random.Random(seed).sample(ok, len(ok))
         request = {"task": task, "prompt": prompt, "documents": [int(d) for d in documents],
@@ -98,7 +136,7 @@ class CompareMixin:
         finally:
             store.close()
         return {"comparison_id": saved.id, "project": info.name, "task": task, "rows": rows,
-                "facts": self.comparison_facts(saved.id)}
+                "schedule": schedule, "facts": self.comparison_facts(saved.id)}
 
     def comparison_facts(self, comparison_id: int) -> dict | None:
         """The computed facts of the compared job, once: they come from the documents by code,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -137,3 +138,43 @@ def test_export_comparison_md_csv_json_through_the_safe_write(wb, tmp_path):
     assert out.read_text().startswith(f"# Comparison {cid}")
     with pytest.raises(OutputRefused, match="library's own"):
         wb.export_comparison(cid, "md", out=wb.library.db_path, overwrite=True)
+
+
+class MeetingBackend(NamingBackend):
+    """Answers only once every model of the meeting is streaming at the same time: run one
+    after another, the first would wait alone, time out and become an error row."""
+
+    def __init__(self, model: str, says: str, meeting: threading.Barrier):
+        super().__init__(model, says)
+        self.meeting, self.thread = meeting, None
+
+    def stream(self, messages, params, cancel=None):
+        self.thread = threading.current_thread().name
+        self.meeting.wait()
+        yield from super().stream(messages, params, cancel)
+
+
+def test_models_on_different_machines_run_at_the_same_time(wb):
+    """Remotes on two other hosts and the local model run at once, one thread per machine; a
+    remote on a loopback address shares this machine, so it waits its turn."""
+    meeting = threading.Barrier(3, timeout=20)
+    for name, host in (("gpu-a", "gpu-a.studio.example"), ("gpu-b", "10.20.0.7"),
+                       ("same-box", "127.0.0.1")):
+        wb.remotes.add(name, url=f"http://{host}:8000/v1", remote_model="m",
+                       context_window=16384)
+    backends = {name: MeetingBackend(name, f"I am {name}.", meeting)
+                for name in ("gpu-a", "gpu-b", "qwen-like")}
+    for name, backend in backends.items():
+        wb.use_backend(backend, name)
+    wb.use_backend(NamingBackend("same-box", "I am on this box."), "same-box")
+    data = wb.compare("p", "free", "Where?", models=["qwen-like", "gpu-a", "same-box",
+                                                    "gpu-b"], max_new_tokens=32)
+    assert data["schedule"] == [["qwen-like", "same-box"], ["gpu-a"], ["gpu-b"]]
+    assert [r["model"] for r in data["rows"]] == ["qwen-like", "gpu-a", "same-box", "gpu-b"]
+    assert all("error" not in r for r in data["rows"]), data["rows"]
+    assert len({b.thread for b in backends.values()}) == 3
+    wb.use_backend(NamingBackend("gpu-a", "I am gpu-a."), "gpu-a")
+    sequential = wb.compare("p", "free", "Where?", models=["gpu-a", "same-box"],
+                            max_new_tokens=32, parallel=False)
+    assert sequential["schedule"] == [["gpu-a", "same-box"]]
+    assert all("error" not in r for r in sequential["rows"])

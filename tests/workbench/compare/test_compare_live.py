@@ -60,6 +60,7 @@ def test_compare_embedded_against_a_remote_longhand(tmp_path, testdocs, second):
                       "--models", f"{LOCAL},{REMOTE},nobody-home", "--max-new-tokens", "24",
                       "--json"))
     local, remote, down = out["rows"]
+    assert out["schedule"] == [[LOCAL, REMOTE, "nobody-home"]]  # all on this machine: in turn
     for row, name in ((local, LOCAL), (remote, REMOTE)):
         assert FIELDS <= set(row) and "error" not in row, row
         assert row["model"] == name and row["prompt_tokens"] > 100
