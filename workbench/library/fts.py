@@ -73,3 +73,25 @@ def search(session: Session, project_id: int, user_query: str, limit: int) -> li
     return [SearchHit(document_id=r["document_id"], document_title=r["title"],
                       section_id=r["section_id"], anchor=r["anchor"], snippet=r["snippet"],
                       rank=float(r["rank"])) for r in rows]
+
+
+_RANK_SQL = """
+SELECT rowid AS section_id, bm25(sections_fts) AS rank
+FROM sections_fts
+WHERE sections_fts MATCH :query AND rowid IN ({ids})
+ORDER BY rank, rowid
+LIMIT :limit
+"""
+
+
+def rank_sections(session: Session, section_ids: list[int], words: list[str],
+                  limit: int) -> list[tuple[int, float]]:
+    """(section id, BM25 rank; lower is better) of the given sections that hold any of `words`,
+    best first. Each word is one quoted token, so nothing in it is FTS5 syntax."""
+    terms = [_phrase(w) for w in dict.fromkeys(words) if _WORDISH.search(w)][:MAX_TERMS]
+    ids = [int(i) for i in section_ids]
+    if not terms or not ids or limit <= 0:
+        return []
+    sql = text(_RANK_SQL.format(ids=",".join(str(i) for i in ids)))
+    rows = session.execute(sql, {"query": " OR ".join(terms), "limit": limit}).mappings()
+    return [(int(r["section_id"]), float(r["rank"])) for r in rows]

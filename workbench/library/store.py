@@ -282,6 +282,12 @@ class Library:
         with self.reading() as s:
             return fts.search(s, self._project_row(s, project).id, query, limit)
 
+    def rank_sections(self, section_ids: Sequence[int], words: Sequence[str],
+                      limit: int = 3) -> list[tuple[int, float]]:
+        """BM25 ranking of the given sections (any version) against `words`, best first."""
+        with self.reading() as s:
+            return fts.rank_sections(s, list(section_ids), list(words), limit)
+
     def count_rows(self) -> dict[str, int]:
         """Rows per table (FTS index rows under `sections_fts`), to prove nothing changed."""
         with self.reading() as s:

@@ -16,6 +16,7 @@ from workbench.errors import ImportRejected, WorkbenchError
 from workbench.importers.base import ROLES
 from workbench.summaries import clock, stats_summary
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 DOC_HEADERS = ["ID", "Title", "Kind", "Format", "Role", "Version", "Tokens", "Stats"]
 DOC_WIDTHS = ["5%", "30%", "9%", "8%", "8%", "7%", "7%", "26%"]
@@ -119,7 +120,7 @@ def build(ctx: AppContext) -> None:
         try:
             results = wb.import_files(name, paths, role=file_role, progress=report)
         except ImportRejected as exc:
-            gr.Warning(str(exc), duration=None, title="Nothing was imported")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Nothing was imported")
             problems = "\n".join(f"- {p}" for p in exc.problems)
             return None, gr.skip(), gr.skip(), f"**Nothing was imported:**\n{problems}"
         lines = [f"- **{r.document.title}**: {_status_text(r.status, r.document.version)}, "

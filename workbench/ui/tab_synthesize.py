@@ -12,7 +12,6 @@ Does not know: SQL, prompts or models (ctx.workbench and ctx.backend do).
 from __future__ import annotations
 
 import html
-import re
 import threading
 
 import gradio as gr
@@ -20,14 +19,13 @@ import gradio as gr
 from workbench.context import AppContext
 from workbench.engine_control import model_names
 from workbench.synthesis.templates import TEMPLATES
+from workbench.ui import artifact_rows, doc_defaults
+from workbench.ui.answer_view import answer_html
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
 POLL_S = 0.5
-
-
-def _slug(doc_id, anchor: str) -> str:
-    return f"src-{doc_id}-" + re.sub(r"[^0-9A-Za-z]+", "-", anchor).strip("-")
 
 
 def budget_html(budget) -> str:
@@ -109,40 +107,20 @@ def job_model(model: str | None, adapter: str | None) -> str | None:
     return adapter or model or None
 
 
+def verified_count(citations: list[dict]) -> str:
+    """"verified/cited" of the model's own citations, and how many sentences were matched."""
+    cited = [c for c in citations if (c.get("origin") or "model") == "model"]
+    matched = len({c.get("sentence") for c in citations if c.get("origin") == "matched"})
+    return (f"{sum(c['verified'] for c in cited)}/{len(cited)}"
+            + (f" · {matched} sentences matched" if matched else ""))
+
+
 def cache_line(artifact) -> str:
     """"N of M prompt tokens from cache" (the engine's prefix cache) and time to first token."""
     cached = artifact.extra.get("cached_tokens", 0) or 0
     line = f"{cached:,} of {artifact.prompt_tokens:,} prompt tokens from cache"
     ttft = artifact.extra.get("ttft_s")
     return line if ttft is None else f"{line} · first token after {ttft:.1f} s"
-
-
-def answer_html(text: str, citations, sections_of) -> str:
-    """The answer with verified anchors linked to their passages, listed below it."""
-    out, pos, passages = [], 0, {}
-    for c in sorted(citations, key=lambda c: c.start):
-        if c.start < pos:
-            continue
-        out.append(html.escape(text[pos:c.start]))
-        shown = html.escape(text[c.start:c.end])
-        if c.verified:
-            slug = _slug(c.document_id, c.anchor)
-            out.append(f'<a href="#{slug}" class="lh-cite">{shown}</a>')
-            passages.setdefault(slug, (c.document_id, c.section_id, c.anchor))
-        else:
-            out.append(f'<span class="lh-unverified" title="{html.escape(c.reason)}" '
-                       f'style="color:#c00">{shown} ⚠ unverified</span>')
-        pos = c.end
-    out.append(html.escape(text[pos:]))
-    items = []
-    for slug, (doc_id, section_id, anchor) in passages.items():
-        sec = next((s for s in sections_of(doc_id) if s.id == section_id), None)
-        body = html.escape((sec.text if sec else "")[:600])
-        items.append(f'<details id="{slug}"><summary>{html.escape(anchor)} '
-                     f'(document {doc_id})</summary><pre style="white-space:pre-wrap">'
-                     f'{body}</pre></details>')
-    return (f'<div id="lh-answer" style="white-space:pre-wrap">{"".join(out)}</div>'
-            + ("<h4>Sources</h4>" + "".join(items) if items else ""))
 
 
 def build(ctx: AppContext) -> None:
@@ -173,7 +151,8 @@ def build(ctx: AppContext) -> None:
         docs = gr.CheckboxGroup(label="Documents", choices=[], elem_id="lh-syn-docs")
         adapter = gr.Dropdown(label="LoRA adapter (optional)", choices=[], value=None,
                               elem_id="lh-syn-adapter")
-        question = gr.Textbox(label="Question (needed for the free prompt)", lines=2)
+        question = gr.Textbox(label="Question (needed for the free prompt)", lines=2,
+                              elem_id="lh-syn-question")
         with gr.Row():
             map_reduce = gr.Checkbox(label="Map-reduce if it does not fit", value=False)
             check = gr.Button("Check budget", elem_id="lh-syn-budget-btn")
@@ -198,17 +177,13 @@ def build(ctx: AppContext) -> None:
         value = selected if selected in names else (names[0] if names else None)
         return gr.Dropdown(choices=names, value=value)
 
-    def project_docs(name):
-        if not name:
-            return gr.CheckboxGroup(choices=[], value=[]), []
-        choices = [(f"{d.title} · {d.kind} · v{d.version} · {d.tokens or 0:,} tokens", d.id)
-                   for d in wb.documents(name)]
-        return gr.CheckboxGroup(choices=choices, value=[c[1] for c in choices]), rows(name)
+    def project_docs(name, t):
+        return doc_defaults.doc_choices(wb, name, t), rows(name)
 
     def rows(name):
         return [[a.id, a.title, a.model, a.strategy, a.prompt_tokens, a.completion_tokens,
-                 round(a.seconds, 1), f"{sum(c['verified'] for c in a.citations)}"
-                 f"/{len(a.citations)}"] for a in wb.artifacts(name)] if name else []
+                 round(a.seconds, 1), verified_count(a.citations)]
+                for a in wb.artifacts(name)] if name else []
 
     def adapters_for(name, m):
         return gr.Dropdown(choices=adapter_choices(wb, name, m), value=None)
@@ -229,7 +204,7 @@ def build(ctx: AppContext) -> None:
             job = wb.synthesize(args.pop("project"), args.pop("task"), args.pop("prompt"),
                                 args.pop("documents"), background=True, **args)
         except Exception as exc:  # noqa: BLE001 - shown to the user, nothing else to do
-            gr.Warning(str(exc), duration=None, title="Synthesis")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Synthesis")
             yield None, gr.skip(), gr.skip(), gr.skip()
             return
         yield job.id, f"job {job.id} started", "", gr.skip()
@@ -249,7 +224,7 @@ def build(ctx: AppContext) -> None:
         usd = ", ".join(f"{k} ${v:.4f}" for k, v in a.cost["usd"].items())
         yield (job.id, f"job {job.id}: done · {a.strategy} · {a.prompt_tokens:,} tokens in, "
                f"{a.completion_tokens:,} out · {a.seconds:.1f} s · {cache_line(a)} · "
-               f"at API prices: {usd}",
+               f"at API prices: {usd} · {artifact_rows.saved_line(a)}",
                answer_html(a.text, ans.citations, wb.sections), rows(p))
 
     @friendly("Cancel", 1)
@@ -266,13 +241,15 @@ def build(ctx: AppContext) -> None:
     inputs = [project, docs, task, question, model, max_new, map_reduce, adapter]
     project.focus(refresh, project, project)
     model.focus(lambda m: gr.Dropdown(choices=model_names(wb, m)), model, model)
-    project.change(project_docs, project, [docs, artifacts])
+    project.change(project_docs, [project, task], [docs, artifacts])
+    doc_defaults.wire(wb, project, task, docs)
     project.change(adapters_for, [project, model], adapter)
     model.change(adapters_for, [project, model], adapter)
     check.click(show_budget, inputs, budget)
     run.click(start, inputs, [job_id, status, output, artifacts])
     cancel.click(stop, job_id, status)
     show.click(do_export, [art_id, fmt], exported)
+    artifact_rows.wire(wb, artifacts, art_id, status, output)
 
 
 def _resume_orphans(ctx: AppContext) -> None:
