@@ -179,6 +179,10 @@ class Workbench(SynthesisMixin, CompareMixin):
     def sections(self, document_id: int) -> list[SectionInfo]:
         return self.library.sections(document_id)
 
+    def set_role(self, document_id: int, role: str) -> DocumentInfo:
+        """Give a document another role (draft, notes, reference, style)."""
+        return self.library.set_role(document_id, role)
+
     def delete_document(self, document_id: int) -> None:
         self.library.delete_document(document_id)
 

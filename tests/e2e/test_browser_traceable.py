@@ -1,14 +1,20 @@
 """Issue 15 in a real browser, in one app start: every answer sentence traceable and the
 Synthesize frictions found by the browser run.
 
-A writer imports two screenplays and a paper. Synthesize starts each template with the
-documents it is for (coverage: the newest screenplay; paper synthesis: the paper), and a tick
-made under one template stays with that template. A coverage job's status line names the
-artifact it saved; the answer shows the model's citations and, after its sentences, the
-passages matched to them (styled apart); one click on a citation opens its passage in place;
-clicking the artifact's row selects it.
+A writer imports a screenplay, then a second one and a paper; the Library table reads at
+1366x768 and 800 px without words cut in two, and the paper's role is changed after import.
+Synthesize starts each template with the documents it is for (coverage: the newest
+screenplay; paper synthesis: the paper), and a tick made under one template stays with that
+template. A free-prompt job's status line names the artifact it saved; the answer shows,
+after its sentences, the passages matched to them (styled apart from the model's citations);
+one click on one opens its passage in place; clicking the artifact's row selects it; the
+adapter can be set back to "none". The Engine tab shows the model the job loaded, says
+plainly that it is a small default and how to add a stronger one (no command-line flags), and
+its chat has answer length and Stop.
 """
 from __future__ import annotations
+
+import re
 
 import pytest
 
@@ -28,6 +34,29 @@ def _ticked(page) -> list[str]:
         .filter(l => l.querySelector('input').checked).map(l => l.innerText.trim())""")
 
 
+BROKEN_WORDS_JS = """(sel) => {
+  // words of a table drawn over two lines: each word's glyph boxes must share one line
+  const out = [], root = document.querySelector(sel);
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+    if (!n.parentElement.closest('td, th') || !n.parentElement.getClientRects().length) continue;
+    for (const m of n.textContent.matchAll(/\\S+/g)) {
+      if (m[0].length > 18) continue;  // longer than a column may be: it may break
+      const r = document.createRange();
+      r.setStart(n, m.index); r.setEnd(n, m.index + m[0].length);
+      const tops = new Set([...r.getClientRects()].filter(b => b.width > 0)
+                           .map(b => Math.round(b.bottom)));
+      if (tops.size > 1) out.push(m[0]);
+    }
+  }
+  return out;
+}"""
+
+
+def _broken_words(page, selector: str) -> list[str]:
+    return page.evaluate(BROKEN_WORDS_JS, selector)
+
+
 def _template(page, title: str) -> None:
     page.locator("#lh-syn-task input").click()
     page.get_by_role("option", name=title).click()
@@ -42,10 +71,28 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     page.locator("#lh-create").click()
     expect(page.locator("#lh-project input")).to_have_value("Trace")
     files = page.locator("#lh-files input[type=file]")
-    files.set_input_files([str(testdocs / CAT)])
+    files.set_input_files([str(testdocs / BOB)])
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
-    files.set_input_files([str(testdocs / BOB), str(testdocs / PAPER)])
+    files.set_input_files([str(testdocs / CAT), str(testdocs / PAPER)])
     expect(page.locator("#lh-status")).to_contain_text("Imported 2 files", timeout=TIMEOUT_MS)
+
+    table = page.locator("#lh-documents")
+    expect(table).to_contain_text("YARGO")
+    assert _broken_words(page, "#lh-documents") == []  # 1366x768: no word cut in two
+    page.set_viewport_size({"width": 800, "height": 900})
+    expect(table).to_contain_text("screenplay")
+    assert _broken_words(page, "#lh-documents") == []  # 800 px: columns wrap between words
+    page.set_viewport_size({"width": 1366, "height": 768})
+
+    # a role is editable after import: the paper becomes a reference
+    page.locator("#lh-document input").click()
+    page.get_by_role("option", name=re.compile(r"2020\.acl-main\.207")).click()
+    expect(page.locator("#lh-doc-role input")).to_have_value("draft")
+    page.locator("#lh-doc-role input").click()
+    page.get_by_role("option", name="reference").click()
+    page.locator("#lh-doc-role-save").click()
+    expect(page.locator("#lh-status")).to_contain_text("is now a reference document")
+    expect(table).to_contain_text("reference")
 
     page.get_by_role("tab", name="Synthesize").click()
     page.locator("#lh-syn-project input").click()
@@ -54,27 +101,29 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     expect(docs).to_contain_text("paper")
     # coverage starts with the newest screenplay only, not everything
     expect(docs.locator("input:checked")).to_have_count(1)
-    assert [t for t in _ticked(page)] and "BOB THE CYBER PAWN" in _ticked(page)[0]
+    assert "YARGO" in _ticked(page)[0]
 
     _template(page, "Comparative paper synthesis")
     expect(docs.locator("label:has(input:checked)")).to_contain_text("paper")
     expect(docs.locator("input:checked")).to_have_count(1)
-    docs.locator("label", has_text="Cat").locator("input").check()  # the writer adds one
+    docs.locator("label", has_text="BOB THE CYBER").locator("input").check()  # a writer's tick
     expect(docs.locator("input:checked")).to_have_count(2)
 
     _template(page, "Screenplay coverage")  # the tick made for papers does not leak here
     expect(docs.locator("input:checked")).to_have_count(1)
-    assert "BOB THE CYBER PAWN" in _ticked(page)[0]
+    assert "YARGO" in _ticked(page)[0]
     _template(page, "Comparative paper synthesis")  # ... and is still there for papers
     expect(docs.locator("input:checked")).to_have_count(2)
     _template(page, "Free prompt")
     expect(docs.locator("input:checked")).to_have_count(3)
 
+    # the embedded model's answer to it retells its first sentence with names from the script
     page.locator("#lh-syn-question textarea").fill(
-        "Retell what happens in the park, quoting the lines of the script.")
+        "Describe Cyber Bob and Margaret in three full sentences.")
     docs.locator("label", has_text="paper").locator("input").uncheck()
-    docs.locator("label", has_text="Cat").locator("input").uncheck()
-    page.get_by_label("Answer tokens").fill("160")
+    docs.locator("label", has_text="YARGO").locator("input").uncheck()
+    expect(docs.locator("input:checked")).to_have_count(1)
+    page.get_by_label("Answer tokens").fill("120")
     page.locator("#lh-syn-run").click()
     status, output = page.locator("#lh-syn-status"), page.locator("#lh-syn-output")
     expect(status).to_contain_text("done · whole", timeout=TIMEOUT_MS)
@@ -93,8 +142,35 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     first.click()  # a second click closes it
     expect(passage).to_have_count(0)
 
-    page.locator("#lh-syn-artifacts").get_by_text("Free prompt").first.click()
+    # (the table keeps a hidden copy of its cells for sizing: click the one shown)
+    page.locator("#lh-syn-artifacts td:visible").filter(has_text="Free prompt").first.click()
     expect(status).to_contain_text("artifact 1 selected (Free prompt")
     expect(page.get_by_label("Artifact")).to_have_value("1")
     expect(output.locator("#lh-answer a.lh-matched").first).to_be_visible()
+    page.locator("#lh-syn-adapter input").click()  # the base alone can be chosen again
+    expect(page.get_by_role("option", name="none")).to_be_visible()
+    page.keyboard.press("Escape")
+
+    # Engine: the model the job loaded, a plain note on it, chat controls, no CLI flags
+    page.get_by_role("tab", name="Engine").click()
+    expect(page.locator("#lh-engine-status")).to_contain_text("SmolLM2")
+    expect(page.locator("#lh-engine-note")).to_contain_text("small local default")
+    expect(page.locator("#lh-engine-note")).to_contain_text("Remote server")
+    engine_text = page.locator("#engine").inner_text()
+    assert "python -m" not in engine_text and " --" not in engine_text
+    length = page.locator("#lh-chat-length input")
+    length.fill("4")
+    page.locator("#lh-engine-prompt textarea").fill("Tell me a long story about a dog.")
+    page.locator("#lh-engine-send").click()
+    answer = page.locator("#lh-engine-chat .message.bot, #lh-engine-chat [data-testid=bot]")
+    expect(answer.last).not_to_be_empty(timeout=TIMEOUT_MS)
+    expect(page.locator("#lh-engine-prompt textarea")).to_have_value("", timeout=TIMEOUT_MS)
+    assert len(answer.last.inner_text().split()) <= 6  # four tokens are a few words
+    length.fill("2000")
+    page.locator("#lh-engine-prompt textarea").fill("Tell me a very long story about a cat.")
+    page.locator("#lh-engine-send").click()
+    expect(answer).to_have_count(2, timeout=TIMEOUT_MS)
+    expect(answer.last).not_to_be_empty(timeout=TIMEOUT_MS)
+    page.locator("#lh-chat-stop").click()
+    expect(answer.last).to_contain_text("[stopped]", timeout=TIMEOUT_MS)
     assert "Traceback" not in page.content()

@@ -272,6 +272,15 @@ class Library:
             ver = self._version_row(s, doc_id, version)
             return s.scalar(select(Version.text).where(Version.id == ver.id))
 
+    def set_role(self, doc_id: int, role: str) -> DocumentInfo:
+        """Change a document's role (draft, notes, reference, style); versions keep theirs."""
+        records.check_role(role)
+        with self.writing() as s:
+            doc = self._doc_row(s, doc_id)
+            doc.role = role
+            s.flush()
+            return self._doc_info(s, doc)
+
     def delete_document(self, doc_id: int) -> None:
         with self.writing() as s:
             self._doc_row(s, doc_id)

@@ -81,7 +81,8 @@ def content_words(text: str) -> list[str]:
 
 def _longest_run(sentence: str, passage: str) -> str | None:
     """The longest run of the sentence's words (as written) that occurs in the passage."""
-    words = [w.strip("\"'“”‘’()[],;:.!?") for w in cite.ANCHOR_RE.sub(" ", sentence).split()]
+    bare = cite.ANCHOR_RE.sub(" ", sentence)
+    words = [w.strip("\"'“”‘’()[],;:.!?") for w in bare.split()]
     words = [w for w in words if w]
     haystack = cite.normalize(passage)
     best: list[str] = []

@@ -36,7 +36,8 @@ document.addEventListener('click', (ev) => {
   const body = entry.querySelector('pre');
   const box = document.createElement('span');
   box.className = 'lh-passage' + (link.classList.contains('lh-matched') ? ' lh-from-match' : '');
-  box.textContent = entry.querySelector('summary').innerText + '\\n' + (body ? body.innerText : '');
+  const head = entry.querySelector('summary').textContent;
+  box.textContent = head + '\\n' + (body ? body.textContent : '');
   link.after(box);
   entry.open = true;
 });

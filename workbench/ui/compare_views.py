@@ -2,9 +2,10 @@
 blind (A/B/..., masked text only) and the leaderboard frame.
 
 Citations are rendered by answer_view.answer_html, as in the Synthesize tab (verified anchors
-link to their passage, matched passages follow their sentences, all listed below); each column's ids get a `c{N}-` prefix so two columns citing
-the same passage do not share an id. Blind columns show no citations: they are drawn from the
-unmasked text, whose positions the masked text no longer has. Plain functions, tested without
+link to their passage, matched passages follow their sentences, all listed below); each
+column's ids get a `c{N}-` prefix so two columns citing the same passage do not share an id.
+Blind columns show no citations: they are drawn from the unmasked text, whose positions the
+masked text no longer has. Plain functions, tested without
 a browser. Does not know SQL, prompts or ratings.
 """
 from __future__ import annotations

@@ -27,7 +27,7 @@ SOURCE_LABELS = [("Embedded default (SmolLM2-135M-Instruct)", "embedded"),
 
 def build(ctx: AppContext) -> None:
     stops = chat_controls.Stops()
-    with gr.Tab("Engine", id="engine"):
+    with gr.Tab("Engine", id="engine") as tab:
         gr.Markdown(chat_controls.MODEL_NOTE, elem_id="lh-engine-note")
         with gr.Row(equal_height=True):
             source = gr.Radio(SOURCE_LABELS, value="embedded", label="Backend",
@@ -131,6 +131,9 @@ def build(ctx: AppContext) -> None:
     unload.click(do_unload, None, [status], **private)
     refresh.click(lambda: control.status_markdown(ctx.loaded_backend()), None, [status],
                   **private)
+    # the model a synthesis job loaded shows as soon as the tab is opened
+    tab.select(lambda: control.status_markdown(ctx.loaded_backend()), None, [status],
+               **private)
     chat_in = [prompt, turns, temperature, length]
     send.click(do_chat, chat_in, [chatbot, turns, prompt], **private)
     prompt.submit(do_chat, chat_in, [chatbot, turns, prompt], **private)

@@ -15,6 +15,7 @@ from workbench.context import AppContext
 from workbench.errors import ImportRejected, WorkbenchError
 from workbench.importers.base import ROLES
 from workbench.summaries import clock, stats_summary
+from workbench.ui import doc_roles
 from workbench.ui.feedback import friendly
 from workbench.ui.wording import for_ui
 
@@ -69,7 +70,8 @@ def build(ctx: AppContext) -> None:
             files = gr.File(label=f"Drop documents here ({FILE_TYPES_HINT})",
                             file_count="multiple", type="filepath", scale=4,
                             elem_id="lh-files")
-            role = gr.Radio(list(ROLES), value="draft", label="Role of new files", scale=1)
+            role = gr.Radio(list(ROLES), value="draft", label="Role of new files", scale=1,
+                            elem_id="lh-import-role")
         status = gr.Markdown(elem_id="lh-status")
         table = gr.Dataframe(value=_frame([], DOC_HEADERS), label="Documents",
                              interactive=False, wrap=True, elem_id="lh-documents",
@@ -79,6 +81,7 @@ def build(ctx: AppContext) -> None:
                                    elem_id="lh-document")
             delete = gr.Button("Delete document…", variant="stop", scale=1,
                                elem_id="lh-delete")
+        doc_role, set_role = doc_roles.build()
         with gr.Row(visible=False, equal_height=True) as confirm_row:
             confirm_text = gr.Markdown()
             confirm = gr.Button("Yes, delete it", variant="stop", elem_id="lh-confirm")
@@ -186,6 +189,7 @@ def build(ctx: AppContext) -> None:
     project.change(show_project, [project], [table, document, hits], api_name="show_project")
     files.upload(import_files, [project, files, role], [files, table, document, status],
                  api_name="import_files")
+    doc_roles.wire(wb, project, document, doc_role, set_role, table, status, document_views)
     document.change(show_document, [document], [details, structure, confirm_row],
                     api_name="show_document")
     delete.click(ask_delete, [document], [confirm_row, confirm_text], **private)

@@ -26,6 +26,7 @@ from workbench.ui.wording import for_ui
 
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
 POLL_S = 0.5
+NO_ADAPTER = ("none", "")  # the base model alone
 
 
 def budget_html(budget) -> str:
@@ -149,7 +150,7 @@ def build(ctx: AppContext) -> None:
             max_new = gr.Number(label="Answer tokens", value=256, precision=0, minimum=1,
                                 scale=1)
         docs = gr.CheckboxGroup(label="Documents", choices=[], elem_id="lh-syn-docs")
-        adapter = gr.Dropdown(label="LoRA adapter (optional)", choices=[], value=None,
+        adapter = gr.Dropdown(label="LoRA adapter (optional)", choices=[NO_ADAPTER], value="",
                               elem_id="lh-syn-adapter")
         question = gr.Textbox(label="Question (needed for the free prompt)", lines=2,
                               elem_id="lh-syn-question")
@@ -185,8 +186,11 @@ def build(ctx: AppContext) -> None:
                  round(a.seconds, 1), verified_count(a.citations)]
                 for a in wb.artifacts(name)] if name else []
 
-    def adapters_for(name, m):
-        return gr.Dropdown(choices=adapter_choices(wb, name, m), value=None)
+    def adapters_for(name, m, current=None):
+        """"none" first, then the finished adapters; a still offered choice stays chosen."""
+        choices = [NO_ADAPTER, *adapter_choices(wb, name, m)]
+        keep = current if current in {c[1] for c in choices} else ""
+        return gr.Dropdown(choices=choices, value=keep)
 
     @friendly("Budget", 1)
     def show_budget(p, d, t, q, m, n, mr, ad):
@@ -245,6 +249,7 @@ def build(ctx: AppContext) -> None:
     doc_defaults.wire(wb, project, task, docs)
     project.change(adapters_for, [project, model], adapter)
     model.change(adapters_for, [project, model], adapter)
+    adapter.focus(adapters_for, [project, model, adapter], adapter)  # newly trained: shown
     check.click(show_budget, inputs, budget)
     run.click(start, inputs, [job_id, status, output, artifacts])
     cancel.click(stop, job_id, status)

@@ -30,4 +30,7 @@ def test_matched_passages_follow_their_sentence_and_are_listed(wb, testdocs):
     assert page.count('<details id="src-') == len(set(re.findall(r'<details id="([^"]+)"',
                                                                  page)))
     assert "(document" in page and "cited by the model and matched" in page
+    entry = r'<details id="src-[^"]+"><summary>Sc. 1 [^<]*</summary><pre[^>]*>(.*?)</pre>'
+    listed = re.search(entry, page, re.S)
+    assert listed and "CYBER BOB" in listed.group(1)  # the passage's own text
     assert "a.lh-matched" in HEAD and "lh-passage" in HEAD

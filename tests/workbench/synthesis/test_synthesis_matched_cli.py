@@ -16,6 +16,8 @@ from synthesis_docs import CYBER_BOB
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[3]
+# the embedded model's answer to it retells its first sentence with names from the script
+QUESTION = "Describe Cyber Bob and Margaret in three full sentences."
 
 
 def _cli(data_dir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -31,9 +33,10 @@ def test_synthesize_json_carries_matched_citations(tmp_path, testdocs):
         done = _cli(data, *args)
         assert done.returncode == 0, done.stderr[-2000:]
     done = _cli(data, "synthesize", "cyber", "--prompt",
-                "Retell what happens in the park, quoting the lines of the script.",
-                "--max-new-tokens", "120", "--json")
+                QUESTION, "--max-new-tokens", "120", "--json")
     assert done.returncode in (0, 1), done.stderr[-2000:]  # 1: an unverified model citation
+    assert "sentences matched to passages" in _cli(
+        data, "synthesize", "cyber", "--prompt", QUESTION, "--max-new-tokens", "8").stdout
     out = json.loads(done.stdout)
     assert {c["origin"] for c in out["citations"]} <= {"model", "matched"}
     matched = [c for c in out["citations"] if c["origin"] == "matched"]
