@@ -2,7 +2,8 @@
 Synthesize frictions found by the browser run.
 
 A writer imports a screenplay, then a second one and a paper; the Library table reads at
-1366x768 and 800 px without words cut in two, and the paper's role is changed after import.
+1366x768 and 800 px without words cut in two, the paper's role is changed after import, and a
+new draft of one script shows its history, opens its first version and diffs them by scene.
 Synthesize starts each template with the documents it is for (coverage: the newest
 screenplay; paper synthesis: the paper), and a tick made under one template stays with that
 template. A free-prompt job's status line names the artifact it saved; the answer shows,
@@ -39,7 +40,8 @@ BROKEN_WORDS_JS = """(sel) => {
   const out = [], root = document.querySelector(sel);
   const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   for (let n = walk.nextNode(); n; n = walk.nextNode()) {
-    if (!n.parentElement.closest('td, th') || !n.parentElement.getClientRects().length) continue;
+    const cell = n.parentElement.closest('th, [role=gridcell]');  // header and shown cells
+    if (!cell || !n.parentElement.getClientRects().length) continue;
     for (const m of n.textContent.matchAll(/\\S+/g)) {
       if (m[0].length > 18) continue;  // longer than a column may be: it may break
       const r = document.createRange();
@@ -63,7 +65,7 @@ def _template(page, title: str) -> None:
 
 
 def test_defaults_per_template_matched_citations_and_artifact_rows(browser, running_app,
-                                                                    testdocs):
+                                                                    testdocs, tmp_path):
     from playwright.sync_api import expect
 
     page = open_app(browser, running_app.url, viewport={"width": 1366, "height": 768})
@@ -93,6 +95,25 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     page.locator("#lh-doc-role-save").click()
     expect(page.locator("#lh-status")).to_contain_text("is now a reference document")
     expect(table).to_contain_text("reference")
+
+    # a new draft of the cat script: its history, any version opened, a diff by scene
+    draft = tmp_path / CAT.rsplit("/", 1)[1]
+    draft.write_text((testdocs / CAT).read_text() + "\n\nEXT. ROOF - NIGHT\n\nThe cat waits.\n")
+    files.set_input_files([str(draft)])
+    expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
+    page.locator("#lh-document input").click()
+    page.get_by_role("option", name=re.compile(r"\(v2, As_I_Am_a_Cat")).click()
+    page.locator("#lh-versions-box").get_by_text("Versions of this document").click()
+    expect(page.locator("#lh-versions")).to_contain_text("2")
+    expect(page.locator("#lh-version-a input")).to_have_value("1")
+    page.locator("#lh-version-compare").click()
+    diff = page.locator("#lh-version-diff")
+    expect(diff).to_contain_text("added")
+    expect(diff).to_contain_text("EXT. ROOF - NIGHT")
+    expect(diff).to_contain_text("unchanged")
+    page.locator("#lh-version-open").click()
+    expect(page.locator("#lh-version-text")).to_contain_text("Sc. 2")
+    expect(page.locator("#lh-version-text")).not_to_contain_text("ROOF")  # version 1 as it was
 
     page.get_by_role("tab", name="Synthesize").click()
     page.locator("#lh-syn-project input").click()
@@ -142,8 +163,8 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     first.click()  # a second click closes it
     expect(passage).to_have_count(0)
 
-    # (the table keeps a hidden copy of its cells for sizing: click the one shown)
-    page.locator("#lh-syn-artifacts td:visible").filter(has_text="Free prompt").first.click()
+    # (the table keeps a hidden copy of its cells for sizing: click the cell shown)
+    page.locator("#lh-syn-artifacts [role=gridcell]").filter(has_text="Free prompt").click()
     expect(status).to_contain_text("artifact 1 selected (Free prompt")
     expect(page.get_by_label("Artifact")).to_have_value("1")
     expect(output.locator("#lh-answer a.lh-matched").first).to_be_visible()

@@ -15,12 +15,14 @@ from workbench.context import AppContext
 from workbench.errors import ImportRejected, WorkbenchError
 from workbench.importers.base import ROLES
 from workbench.summaries import clock, stats_summary
-from workbench.ui import doc_roles
+from workbench.ui import doc_roles, doc_versions
 from workbench.ui.feedback import friendly
 from workbench.ui.wording import for_ui
 
 DOC_HEADERS = ["ID", "Title", "Kind", "Format", "Role", "Version", "Tokens", "Stats"]
-DOC_WIDTHS = ["5%", "30%", "9%", "8%", "8%", "7%", "7%", "26%"]
+# short columns in px, wide enough for their longest word ("screenplay", "reference",
+# "Version"), so no word is cut at 800 px; the title and stats share what is left and wrap
+DOC_WIDTHS = ["48px", "30%", "104px", "88px", "96px", "84px", "80px", "26%"]
 STRUCTURE_HEADERS = ["Anchor", "Heading / speaker", "Time", "Text"]
 HIT_HEADERS = ["Document", "Anchor", "Snippet"]
 PREVIEW_ROWS = 300
@@ -87,6 +89,7 @@ def build(ctx: AppContext) -> None:
             confirm = gr.Button("Yes, delete it", variant="stop", elem_id="lh-confirm")
             cancel = gr.Button("Cancel")
         details = gr.Markdown(elem_id="lh-details")
+        version_parts = doc_versions.build()
         structure = gr.Dataframe(value=_frame([], STRUCTURE_HEADERS), label="Structure",
                                  interactive=False, wrap=True, elem_id="lh-structure",
                                  column_widths=["8%", "27%", "15%", "50%"])
@@ -190,6 +193,7 @@ def build(ctx: AppContext) -> None:
     files.upload(import_files, [project, files, role], [files, table, document, status],
                  api_name="import_files")
     doc_roles.wire(wb, project, document, doc_role, set_role, table, status, document_views)
+    doc_versions.wire(wb, document, *version_parts)
     document.change(show_document, [document], [details, structure, confirm_row],
                     api_name="show_document")
     delete.click(ask_delete, [document], [confirm_row, confirm_text], **private)
