@@ -4,14 +4,14 @@ Synthesize frictions found by the browser run.
 A writer imports a screenplay, then a second one and a paper; the Library table reads at
 1366x768 and 800 px without words cut in two, the paper's role is changed after import, and a
 new draft of one script shows its history, opens its first version and diffs them by scene.
-Synthesize starts each template with the documents it is for (coverage: the newest
-screenplay; paper synthesis: the paper), and a tick made under one template stays with that
-template. A free-prompt job's status line names the artifact it saved; the answer shows,
-after its sentences, the passages matched to them (styled apart from the model's citations);
-one click on one opens its passage in place; clicking the artifact's row selects it; the
-adapter can be set back to "none". The Engine tab shows the model the job loaded, says
-plainly that it is a small default and how to add a stronger one (no command-line flags), and
-its chat has answer length and Stop.
+Synthesize opens on the Library's project and starts each template with the documents it is
+for (coverage: the newest screenplay; paper synthesis: the paper); a tick made under one
+template stays with that template. A free-prompt job's status line names the artifact it
+saved; the answer shows, after its sentences, the passages matched to them (styled apart from
+the model's citations); one click on one opens its passage in place; clicking the artifact's
+row selects it; the adapter can be set back to "none". The Engine tab shows the model the job
+loaded, says plainly that it is a small default and how to add a stronger one (no
+command-line flags), and its chat has answer length and Stop. A reload keeps the project.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import re
 
 import pytest
 
-from browser_pages import open_app
+from browser_pages import LOAD_TIMEOUT_MS, READY_SELECTOR, open_app
 
 BOB = "screenplays/earthbound19___ebScreenplays/Cyber_Bob_ep00001.fountain"
 CAT = "screenplays/earthbound19___ebScreenplays/As_I_Am_a_Cat_I_Eat_Mice.fountain"
@@ -69,9 +69,10 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     from playwright.sync_api import expect
 
     page = open_app(browser, running_app.url, viewport={"width": 1366, "height": 768})
-    page.locator("#lh-new-project").locator("textarea, input").first.fill("Trace")
-    page.locator("#lh-create").click()
-    expect(page.locator("#lh-project input")).to_have_value("Trace")
+    for name in ("Another", "Trace"):  # Trace is not the first: a reload must keep it
+        page.locator("#lh-new-project").locator("textarea, input").first.fill(name)
+        page.locator("#lh-create").click()
+        expect(page.locator("#lh-project input")).to_have_value(name)
     files = page.locator("#lh-files input[type=file]")
     files.set_input_files([str(testdocs / BOB)])
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
@@ -116,8 +117,7 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     expect(page.locator("#lh-version-text")).not_to_contain_text("ROOF")  # version 1 as it was
 
     page.get_by_role("tab", name="Synthesize").click()
-    page.locator("#lh-syn-project input").click()
-    page.get_by_role("option", name="Trace").click()
+    expect(page.locator("#lh-syn-project input")).to_have_value("Trace")  # kept across tabs
     docs = page.locator("#lh-syn-docs")
     expect(docs).to_contain_text("paper")
     # coverage starts with the newest screenplay only, not everything
@@ -166,7 +166,7 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     # (the table keeps a hidden copy of its cells for sizing: click the cell shown)
     page.locator("#lh-syn-artifacts [role=gridcell]").filter(has_text="Free prompt").click()
     expect(status).to_contain_text("artifact 1 selected (Free prompt")
-    expect(page.get_by_label("Artifact")).to_have_value("1")
+    expect(page.get_by_role("spinbutton", name="Artifact")).to_have_value("1")
     expect(output.locator("#lh-answer a.lh-matched").first).to_be_visible()
     page.locator("#lh-syn-adapter input").click()  # the base alone can be chosen again
     expect(page.get_by_role("option", name="none")).to_be_visible()
@@ -195,3 +195,8 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     page.locator("#lh-chat-stop").click()
     expect(answer.last).to_contain_text("[stopped]", timeout=TIMEOUT_MS)
     assert "Traceback" not in page.content()
+
+    page.reload()  # the project is kept across a reload
+    page.wait_for_selector(READY_SELECTOR, state="attached", timeout=LOAD_TIMEOUT_MS)
+    expect(page.locator("#lh-project input")).to_have_value("Trace")
+    expect(page.locator("#lh-documents")).to_contain_text("YARGO")

@@ -102,7 +102,7 @@ def _verified(doc_id: int, sec, quote: str | None, sections: Mapping[int, Sequen
     return bool(checked) and checked[0].verified
 
 
-def match(answer: str, sections: Mapping[int, Sequence], rank: Rank) -> list[Citation]:
+def match(answer: str, sections: Mapping[int, Sequence], rank: Rank) -> list[cite.Citation]:
     """Matched citations for each sentence of `answer` against `sections`
     {document_id: [SectionInfo]}; start/end give the sentence's span in `answer`."""
     by_id = {s.id: (d, s) for d, secs in sections.items() for s in secs}
@@ -136,5 +136,3 @@ def with_sentences(answer: str, found: Sequence[cite.Citation]) -> list[cite.Cit
     return [replace(c, sentence=next((s for a, b, s in spans if a <= c.start < b), None))
             for c in found]
 
-
-Citation = cite.Citation

@@ -15,7 +15,7 @@ from workbench.context import AppContext
 from workbench.errors import ImportRejected, WorkbenchError
 from workbench.importers.base import ROLES
 from workbench.summaries import clock, stats_summary
-from workbench.ui import doc_roles, doc_versions
+from workbench.ui import doc_roles, doc_versions, project_memory
 from workbench.ui.feedback import friendly
 from workbench.ui.wording import for_ui
 
@@ -75,6 +75,7 @@ def build(ctx: AppContext) -> None:
             role = gr.Radio(list(ROLES), value="draft", label="Role of new files", scale=1,
                             elem_id="lh-import-role")
         status = gr.Markdown(elem_id="lh-status")
+        remembered = project_memory.holder()
         table = gr.Dataframe(value=_frame([], DOC_HEADERS), label="Documents",
                              interactive=False, wrap=True, elem_id="lh-documents",
                              column_widths=DOC_WIDTHS)
@@ -185,11 +186,14 @@ def build(ctx: AppContext) -> None:
     private = {"api_visibility": "private"}
     # Mark the page ready once the project list has arrived, so anything that drives the UI
     # (people's scripts, our browser tests) can wait for it instead of racing the first load.
-    gr.on(triggers=None, fn=lambda: project_choices(None), inputs=None, outputs=[project],
-          **private).then(None, js=READY_JS, **private)
+    # The project chosen before a reload is chosen again (project_memory.py).
+    gr.on(triggers=None, fn=project_choices, inputs=[remembered], outputs=[project],
+          js=project_memory.READ_JS, **private).then(None, js=READY_JS, **private)
     create.click(create_project, [new_name], [project, new_name], api_name="create_project")
     new_name.submit(create_project, [new_name], [project, new_name], **private)
-    project.change(show_project, [project], [table, document, hits], api_name="show_project")
+    shown = project.change(show_project, [project], [table, document, hits],
+                           api_name="show_project")
+    project_memory.remember(shown)
     files.upload(import_files, [project, files, role], [files, table, document, status],
                  api_name="import_files")
     doc_roles.wire(wb, project, document, doc_role, set_role, table, status, document_views)

@@ -19,7 +19,7 @@ import gradio as gr
 from workbench.context import AppContext
 from workbench.engine_control import model_names
 from workbench.synthesis.templates import TEMPLATES
-from workbench.ui import artifact_rows, doc_defaults
+from workbench.ui import artifact_rows, doc_defaults, project_memory
 from workbench.ui.answer_view import answer_html
 from workbench.ui.feedback import friendly
 from workbench.ui.wording import for_ui
@@ -138,7 +138,7 @@ def build(ctx: AppContext) -> None:
                     documents=[int(d) for d in docs or []], model=job_model(model, adapter),
                     max_new_tokens=int(max_new), strategy="map-reduce" if map_reduce else "auto")
 
-    with gr.Tab("Synthesize", id="synthesize"):
+    with gr.Tab("Synthesize", id="synthesize") as tab:
         with gr.Row():
             project = gr.Dropdown(label="Project", choices=[], allow_custom_value=True,
                                   elem_id="lh-syn-project", scale=2)
@@ -244,6 +244,7 @@ def build(ctx: AppContext) -> None:
 
     inputs = [project, docs, task, question, model, max_new, map_reduce, adapter]
     project.focus(refresh, project, project)
+    project_memory.follow(tab, project, refresh)  # the Library's project, when opened
     model.focus(lambda m: gr.Dropdown(choices=model_names(wb, m)), model, model)
     project.change(project_docs, [project, task], [docs, artifacts])
     doc_defaults.wire(wb, project, task, docs)
