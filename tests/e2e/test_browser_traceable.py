@@ -183,7 +183,7 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     length.fill("4")
     page.locator("#lh-engine-prompt textarea").fill("Tell me a long story about a dog.")
     page.locator("#lh-engine-send").click()
-    answer = page.locator("#lh-engine-chat .message.bot, #lh-engine-chat [data-testid=bot]")
+    answer = page.locator("#lh-engine-chat [data-testid=bot]")
     expect(answer.last).not_to_be_empty(timeout=TIMEOUT_MS)
     expect(page.locator("#lh-engine-prompt textarea")).to_have_value("", timeout=TIMEOUT_MS)
     assert len(answer.last.inner_text().split()) <= 6  # four tokens are a few words
