@@ -10,7 +10,8 @@ import gradio as gr
 KEY = "longhand-project"
 # stores the name the Library's dropdown shows
 SAVE_JS = ("() => { const i = document.querySelector('#lh-project input');"
-           f" try {{ if (i && i.value) localStorage.setItem('{KEY}', i.value); }} catch (e) {{}} }}")
+           f" try {{ if (i && i.value) localStorage.setItem('{KEY}', i.value); }}"
+           " catch (e) {} }")
 # returns the inputs the Python function gets: the remembered project, else the current one
 READ_JS = f"(p) => {{ let s = null; try {{ s = localStorage.getItem('{KEY}'); }} catch (e) {{}}" \
           " return [s || p || null]; }"
