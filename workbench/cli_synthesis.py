@@ -100,13 +100,16 @@ def _result(wb, answer) -> tuple[dict, str]:
         "facts": art.extra.get("facts"),
         "artifact_id": art.id,
     }
-    bad = [c for c in answer.citations if not c.verified]
+    cited = [c for c in answer.citations if c.origin == "model"]
+    bad = [c for c in cited if not c.verified]
+    matched = len({c.sentence for c in answer.citations if c.origin == "matched"})
     plan = art.extra.get("plan") or {}
     steps = f" in {plan['steps']} steps" if plan.get("kind") == "steps" else ""
     text = (f"{art.text}\n\n-- {art.strategy}{steps}, {art.prompt_tokens} tokens in "
             f"({art.extra.get('cached_tokens', 0)} from cache), "
             f"{art.completion_tokens} out, {art.seconds:.1f} s; "
-            f"{len(answer.citations) - len(bad)} citations verified, {len(bad)} not; "
+            f"{len(cited) - len(bad)} citations verified, {len(bad)} not; "
+            f"{matched} sentences matched to passages; "
             f"artifact {art.id} (job {answer.job.id})")
     return data, text
 

@@ -194,8 +194,23 @@ class Workbench(SynthesisMixin, CompareMixin):
     def document(self, document_id: int) -> DocumentInfo:
         return self.library.document(document_id)
 
-    def sections(self, document_id: int) -> list[SectionInfo]:
-        return self.library.sections(document_id)
+    def sections(self, document_id: int, version: int | None = None) -> list[SectionInfo]:
+        """A version's sections (the latest by default)."""
+        return self.library.sections(document_id, version)
+
+    def versions(self, document_id: int) -> list:
+        """The document's history, oldest first (VersionInfo rows)."""
+        return self.library.versions(document_id)
+
+    def version_diff(self, document_id: int, older: int, newer: int) -> list:
+        """Two versions of a document compared scene by scene (version_diff.SceneChange)."""
+        from workbench.synthesis.version_diff import scene_diff
+
+        return scene_diff(self.sections(document_id, older), self.sections(document_id, newer))
+
+    def set_role(self, document_id: int, role: str) -> DocumentInfo:
+        """Give a document another role (draft, notes, reference, style)."""
+        return self.library.set_role(document_id, role)
 
     def delete_document(self, document_id: int) -> None:
         self.library.delete_document(document_id)

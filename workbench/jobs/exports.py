@@ -27,9 +27,7 @@ EDL_FPS = 25
 
 
 def _citations(artifact) -> list[Citation]:
-    return [Citation(c["anchor"], c["document_id"], c["verified"], c.get("section_id"),
-                     c.get("quote"), c.get("reason", ""), c.get("start", 0), c.get("end", 0))
-            for c in artifact.citations]
+    return [Citation.from_record(c) for c in artifact.citations]
 
 
 def markdown(artifact) -> str:
@@ -40,6 +38,8 @@ def markdown(artifact) -> str:
         for c in cites:
             note = c.reason.replace("|", "\\|") if c.reason else (
                 f'"{c.quote}"' if c.quote else "")
+            if c.origin == "matched":
+                note = f'matched to: {(c.sentence or "")[:80]}'.replace("|", "\\|")
             lines.append(f"| {c.anchor} | {c.document_id or '-'} | "
                          f"{'yes' if c.verified else 'NO'} | {note} |")
     else:

@@ -122,3 +122,36 @@ def search(session: Session, project_id: int, user_query: str, limit: int) -> li
     return [SearchHit(document_id=r["document_id"], document_title=r["title"],
                       section_id=r["section_id"], anchor=r["anchor"], snippet=r["snippet"],
                       rank=float(r["rank"])) for r in rows]
+
+
+_RANK_SQL = """
+SELECT rowid AS section_id, bm25(sections_fts) AS rank
+FROM sections_fts
+WHERE sections_fts MATCH :query AND rowid IN ({ids})
+ORDER BY rank, rowid
+LIMIT :limit
+"""
+
+
+def rank_sections(session: Session, section_ids: list[int], words: list[str],
+                  limit: int) -> list[tuple[int, float]]:
+    """(section id, BM25 rank; lower is better) of the given sections that hold any of `words`,
+    best first. Each word is one quoted token, so nothing in it is FTS5 syntax; on PostgreSQL
+    each is a bound `plainto_tsquery`, OR-ed, ranked by negated `ts_rank`."""
+    terms = [_phrase(w) for w in dict.fromkeys(words) if _WORDISH.search(w)][:MAX_TERMS]
+    ids = [int(i) for i in section_ids]
+    if not terms or not ids or limit <= 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        words = [w for w in dict.fromkeys(words) if _WORDISH.search(w)][:MAX_TERMS]
+        params = {f"w{i}": w for i, w in enumerate(words)}
+        query = " || ".join(f"plainto_tsquery({_PG_CONFIG}, :w{i})" for i in range(len(words)))
+        sql = text(f"SELECT s.id AS section_id, -ts_rank(s.search, q.query) AS rank "
+                   f"FROM (SELECT {query} AS query) AS q CROSS JOIN sections AS s "
+                   f"WHERE s.search @@ q.query AND s.id IN ({','.join(str(i) for i in ids)}) "
+                   f"ORDER BY rank, s.id LIMIT :limit")
+        rows = session.execute(sql, {**params, "limit": limit}).mappings()
+        return [(int(r["section_id"]), float(r["rank"])) for r in rows]
+    sql = text(_RANK_SQL.format(ids=",".join(str(i) for i in ids)))
+    rows = session.execute(sql, {"query": " OR ".join(terms), "limit": limit}).mappings()
+    return [(int(r["section_id"]), float(r["rank"])) for r in rows]

@@ -297,6 +297,15 @@ class Library(LibraryStores):
             ver = self._version_row(s, doc_id, version)
             return s.scalar(select(Version.text).where(Version.id == ver.id))
 
+    def set_role(self, doc_id: int, role: str) -> DocumentInfo:
+        """Change a document's role (draft, notes, reference, style); versions keep theirs."""
+        records.check_role(role)
+        with self.writing() as s:
+            doc = self._doc_row(s, doc_id)
+            doc.role = role
+            s.flush()
+            return self._doc_info(s, doc)
+
     def delete_document(self, doc_id: int) -> None:
         with self.writing() as s:
             self._doc_row(s, doc_id)
@@ -306,6 +315,12 @@ class Library(LibraryStores):
     def search(self, project: ProjectRef, query: str, limit: int = 20) -> list[SearchHit]:
         with self.reading() as s:
             return fts.search(s, self._project_row(s, project).id, query, limit)
+
+    def rank_sections(self, section_ids: Sequence[int], words: Sequence[str],
+                      limit: int = 3) -> list[tuple[int, float]]:
+        """BM25 ranking of the given sections (any version) against `words`, best first."""
+        with self.reading() as s:
+            return fts.rank_sections(s, list(section_ids), list(words), limit)
 
     def count_rows(self) -> dict[str, int]:
         """Rows per table (FTS index rows under `sections_fts`), to prove nothing changed."""

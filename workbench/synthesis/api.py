@@ -127,9 +127,7 @@ class SynthesisMixin:
             raise WorkbenchError(f"job {job_id} is {job.status}"
                                  + (f": {job.error}" if job.error else ""))
         art = self.jobs.store.artifact(job.artifact_id)
-        cites = [Citation(c["anchor"], c["document_id"], c["verified"], c.get("section_id"),
-                          c.get("quote"), c.get("reason", ""), c.get("start", 0),
-                          c.get("end", 0)) for c in art.citations]
+        cites = [Citation.from_record(c) for c in art.citations]
         return Answer(art.text, cites, art, job)
 
     def job_status(self, job_id: int):

@@ -37,12 +37,26 @@ class Citation:
     section_id: int | None = None
     quote: str | None = None
     reason: str = ""  # why it is unverified, or how it resolved
-    start: int = 0  # position of the anchor in the answer
+    start: int = 0  # position of the anchor in the answer (matched: of the sentence)
     end: int = 0
+    origin: str = "model"  # "model": the answer cites it; "matched": found for a sentence
+    sentence: str | None = None  # the answer sentence it belongs to
 
     def as_json(self) -> dict:
         return {"anchor": self.anchor, "document_id": self.document_id,
-                "verified": self.verified}
+                "verified": self.verified, "origin": self.origin, "sentence": self.sentence}
+
+    def as_record(self) -> dict:
+        """Everything, as stored with an artifact."""
+        return {**self.as_json(), "section_id": self.section_id, "quote": self.quote,
+                "reason": self.reason, "start": self.start, "end": self.end}
+
+    @classmethod
+    def from_record(cls, c: dict) -> "Citation":
+        """A citation from `as_record()` (older artifacts lack origin and sentence)."""
+        return cls(c["anchor"], c["document_id"], c["verified"], c.get("section_id"),
+                   c.get("quote"), c.get("reason", ""), c.get("start", 0), c.get("end", 0),
+                   c.get("origin") or "model", c.get("sentence"))
 
 
 @dataclass(frozen=True)
@@ -156,10 +170,12 @@ def check(answer: str, sections: Mapping[int, Sequence]) -> list[Citation]:
 
 
 def unique(citations: Sequence[Citation]) -> list[Citation]:
-    """One citation per (anchor, document, quote), keeping the first; unverified ones win."""
+    """One citation per (anchor, document, quote), keeping the first; unverified ones win.
+    Matched passages are kept per sentence, apart from the model's citations."""
     seen: dict[tuple, Citation] = {}
     for c in citations:
-        key = (c.anchor, c.document_id, c.quote)
+        key = (c.anchor, c.document_id, c.quote, c.origin,
+               c.sentence if c.origin == "matched" else None)
         if key not in seen or (seen[key].verified and not c.verified):
             seen[key] = c
     return sorted(seen.values(), key=lambda c: c.start)
@@ -170,7 +186,7 @@ def annotate(answer: str, citations: Sequence[Citation], link=None) -> str:
     anchors turned into Markdown links to the source passage."""
     out, pos = [], 0
     for c in sorted(citations, key=lambda c: c.start):
-        if c.start < pos:
+        if c.start < pos or c.origin != "model":  # matched ones mark no text of the answer
             continue
         out.append(answer[pos:c.start])
         written = answer[c.start:c.end]

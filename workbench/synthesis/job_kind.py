@@ -44,9 +44,7 @@ def save_artifact(store, project_id: int, job_id: int | None, result: SynthesisR
         strategy=result.strategy, budget=result.budget.as_dict(), text=result.text,
         thinking=result.thinking, prompt_tokens=result.prompt_tokens,
         completion_tokens=result.completion_tokens, seconds=result.seconds, cost=result.cost,
-        citations=[{"anchor": c.anchor, "document_id": c.document_id, "verified": c.verified,
-                    "section_id": c.section_id, "quote": c.quote, "reason": c.reason,
-                    "start": c.start, "end": c.end} for c in result.citations],
+        citations=[c.as_record() for c in result.citations],
         extra=result.extra)
 
 

@@ -6,7 +6,8 @@ then runs it whole, or as the map-reduce plan the caller chose, streaming throug
 and checking `should_stop` between events and steps. Finished steps go to a step store, so a
 job that is resumed reruns only what is missing. Thinking is kept apart from the answer. The
 template's computed facts (synthesis/facts/) head the saved text and are kept, structured, in
-`extra["facts"]`.
+`extra["facts"]`; the citations are the model's (checked) and the passages matched to each
+sentence.
 
 Does not know threads, job rows or the UI (workbench/jobs); talks to the library through its
 public methods and to the model through the Backend protocol.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Protocol
 
 from engine.events import Done, GenerationParams, TextDelta, ThinkingDelta, Usage
@@ -24,7 +25,7 @@ from engine.errors import Cancelled
 
 from workbench.errors import BudgetExceeded, WorkbenchError
 from workbench.synthesis import citations as cite
-from workbench.synthesis import mapreduce, pacing_metrics, pricing
+from workbench.synthesis import mapreduce, matching, pacing_metrics, pricing
 from workbench.synthesis.alignment import aligned_block
 from workbench.synthesis.facts import facts_for, prepend
 from workbench.synthesis.budget import Budget, Chunk, count_budget, plan_chunks, refuse
@@ -348,9 +349,9 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
     final = done[-1]
     answer = text if stepped else final.text.strip()
     offset = len(text) - len(answer)
-    checked = [cite.Citation(c.anchor, c.document_id, c.verified, c.section_id, c.quote,
-                             c.reason, c.start + offset, c.end + offset)
-               for c in cite.check(answer, p.sections)]
+    found = matching.with_sentences(answer, cite.check(answer, p.sections))
+    found += matching.match(answer, p.sections, library.rank_sections)
+    checked = [replace(c, start=c.start + offset, end=c.end + offset) for c in found]
     text, checked, answer_start = prepend(facts, text, checked, at=offset)
     extra["facts"] = {**facts.to_json(), "facts_start": offset, "answer_start": answer_start}
     prompt_tokens = sum(s.prompt_tokens for s in done)

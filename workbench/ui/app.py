@@ -23,8 +23,8 @@ from starlette.requests import HTTPConnection
 from starlette.routing import Mount
 
 from workbench.context import AppContext
-from workbench.ui import (tab_compare, tab_engine, tab_library, tab_lora, tab_synthesize,
-                          tab_trust, tab_usage)
+from workbench.ui import (answer_view, page_style, tab_compare, tab_engine, tab_library,
+                          tab_lora, tab_synthesize, tab_trust, tab_usage)
 
 TABS = (tab_library, tab_synthesize, tab_compare, tab_lora, tab_trust, tab_engine, tab_usage)
 # What the login page loads before login (seen in Chromium): the page, its script and style
@@ -53,7 +53,8 @@ def mount_ui(app, ctx: AppContext) -> tuple[object, Callable[[HTTPConnection], b
         app, build_ui(ctx), path="/", server_name=settings.host,
         server_port=settings.port, auth=_password_check(settings.api_key), ssr_mode=False,
         max_file_size=settings.max_upload_bytes, footer_links=[], pwa=False,
-        mcp_server=False, enable_monitoring=False)
+        mcp_server=False, enable_monitoring=False,
+        head=answer_view.HEAD + page_style.HEAD)  # citations open in place; tables
     gradio_app = next(r.app for r in app.routes
                       if isinstance(r, Mount) and isinstance(r.app, GradioApp))
     return app, _session_check(gradio_app)

@@ -1,11 +1,12 @@
 """The Compare tab's column views as HTML: open (name, answer with clickable citations, figures),
 blind (A/B/..., masked text only) and the leaderboard frame.
 
-Citations are rendered by the Synthesize tab's `answer_html` (verified anchors link to their
-passage, listed below the answer); each column's ids get a `c{N}-` prefix so two columns citing
-the same passage do not share an id. Columns show each model's answer without the computed
-facts, which the tab shows once. Blind columns show no citations: they are drawn from the
-unmasked text, whose positions the masked text no longer has. Plain functions, tested without
+Citations are rendered by answer_view.answer_html, as in the Synthesize tab (verified anchors
+link to their passage, matched passages follow their sentences, all listed below); each
+column's ids get a `c{N}-` prefix so two columns citing the same passage do not share an id.
+Columns show each model's answer without the computed facts, which the tab shows once. Blind
+columns show no citations: they are drawn from the unmasked text, whose positions the masked
+text no longer has. Plain functions, tested without
 a browser. Does not know SQL, prompts or ratings.
 """
 from __future__ import annotations
@@ -15,8 +16,8 @@ import html
 import pandas as pd
 
 from workbench.synthesis.citations import Citation
+from workbench.ui.answer_view import answer_html
 from workbench.ui.facts_views import model_answer
-from workbench.ui.tab_synthesize import answer_html
 
 MAX_COLUMNS = 4
 BOARD_HEADERS = ["Model", "Rating", "Wins", "Losses", "Ties", "Median s"]
@@ -54,9 +55,7 @@ def _scoped(block: str, i: int) -> str:
 
 
 def _citations(art) -> list[Citation]:
-    return [Citation(c["anchor"], c["document_id"], c["verified"], c.get("section_id"),
-                     c.get("quote"), c.get("reason", ""), c.get("start", 0), c.get("end", 0))
-            for c in art.citations]
+    return [Citation.from_record(c) for c in art.citations]
 
 
 def open_columns(wb, data: dict) -> list[str]:

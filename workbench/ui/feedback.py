@@ -14,6 +14,7 @@ import gradio as gr
 
 from engine.errors import EngineError
 from workbench.errors import WorkbenchError
+from workbench.ui.wording import for_ui
 
 
 def friendly(title: str, outputs: int) -> Callable:
@@ -24,7 +25,7 @@ def friendly(title: str, outputs: int) -> Callable:
             try:
                 return fn(*args, **kwargs)
             except (WorkbenchError, EngineError) as exc:
-                gr.Warning(str(exc), duration=None, title=title)
+                gr.Warning(for_ui(str(exc)), duration=None, title=title)
                 skips = tuple(gr.skip() for _ in range(outputs))
                 return skips if outputs > 1 else skips[0]
         return handler

@@ -27,6 +27,7 @@ from workbench.ui import facts_views
 from workbench.ui.compare_stream import LiveColumns
 from workbench.ui.compare_views import BOARD_HEADERS, MAX_COLUMNS, board_frame, view
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 POLL_S = 0.5  # how often the streaming columns are redrawn
 
@@ -84,7 +85,7 @@ def build(ctx: AppContext) -> None:
             if ctx.settings.model in chosen:
                 wb.use_backend(ctx.backend())  # the app's loaded model, not a second copy
         except (WorkbenchError, EngineError) as exc:
-            gr.Warning(str(exc), duration=None, title="Could not run the comparison")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Could not run the comparison")
             yield skips
             return
         live = LiveColumns(chosen, _names_to_mask(wb, chosen))

@@ -3,7 +3,8 @@ placement and quantization, load or unload it, see where it lives, and chat with
 
 Handlers are thin: each turns the form into an EngineChoice and calls workbench/engine_control.py,
 which installs the backend in the AppContext so every tab and the HTTP API use the same model.
-User errors (unknown model, unreachable server, bad --max-memory text) are a gr.Warning.
+User errors (unknown model, unreachable server, bad max_memory text) are a gr.Warning.
+The chat has Stop, temperature and answer length (ui/chat_controls.py).
 Does not know: how backends load or generate, the database.
 """
 from __future__ import annotations
@@ -14,16 +15,20 @@ from engine.errors import EngineError
 from workbench import engine_control as control
 from workbench.context import AppContext
 from workbench.errors import WorkbenchError
+from workbench.ui import chat_controls
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 SOURCE_LABELS = [("Embedded default (SmolLM2-135M-Instruct)", "embedded"),
                  ("Local folder or GGUF file", "local"),
                  ("Remote server", "remote"),
-                 ("Added model (python -m workbench add-model)", "added")]
+                 ("Added model (a remote server saved earlier)", "added")]
 
 
 def build(ctx: AppContext) -> None:
-    with gr.Tab("Engine", id="engine"):
+    stops = chat_controls.Stops()
+    with gr.Tab("Engine", id="engine") as tab:
+        gr.Markdown(chat_controls.MODEL_NOTE, elem_id="lh-engine-note")
         with gr.Row(equal_height=True):
             source = gr.Radio(SOURCE_LABELS, value="embedded", label="Backend",
                               elem_id="lh-engine-source")
@@ -44,8 +49,7 @@ def build(ctx: AppContext) -> None:
         with gr.Group(visible=False) as added_box:
             added = gr.Dropdown(choices=ctx.workbench.remotes.names(), value=None,
                                 label="Added model", elem_id="lh-engine-added",
-                                info="Remote models added with `python -m workbench add-model "
-                                     "NAME --url URL`")
+                                info="Remote servers saved earlier under a name")
         with gr.Accordion("Placement and quantization (local models)", open=False):
             with gr.Row():
                 device_map = gr.Dropdown(list(control.DEVICE_MAPS), value="default",
@@ -69,6 +73,7 @@ def build(ctx: AppContext) -> None:
                                 placeholder="Say something to the loaded model")
             send = gr.Button("Send", variant="primary", scale=1, elem_id="lh-engine-send")
             clear = gr.Button("Clear", scale=1)
+        temperature, length, stop = chat_controls.build()
 
     def choice(*values) -> control.EngineChoice:
         keys = ("source", "path", "base_url", "api_key", "model", "protocol",
@@ -95,18 +100,28 @@ def build(ctx: AppContext) -> None:
             gr.Info("No model was loaded.")
         return control.status_markdown(None)
 
-    def do_chat(text: str, history: list):
+    def do_chat(text: str, history: list, temp: float = chat_controls.DEFAULT_TEMPERATURE,
+                max_new: float = chat_controls.DEFAULT_ANSWER_TOKENS,
+                request: gr.Request = None):
         backend = ctx.loaded_backend()
         shown, answer = _messages(history), ""
+        cancel = stops.start(chat_controls.session_of(request))
         try:
-            for answer in control.chat(backend, history, text or ""):
+            for answer in control.chat(backend, history, text or "", cancel=cancel,
+                                       temperature=float(temp or 0.0),
+                                       max_new_tokens=max(1, int(max_new or 1))):
                 yield shown + _messages([control.ChatTurn(text, answer)]), gr.skip(), ""
         except (WorkbenchError, EngineError) as exc:
-            gr.Warning(str(exc), duration=None, title="Chat failed")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Chat failed")
             yield gr.skip(), gr.skip(), gr.skip()
             return
+        if cancel.is_set():
+            answer = f"{answer} {chat_controls.STOPPED_NOTE}".strip()
         done = [*history, control.ChatTurn(text, answer)]
         yield _messages(done), done, ""
+
+    def do_stop(request: gr.Request):
+        stops.stop(chat_controls.session_of(request))
 
     inputs = [source, path, base_url, api_key, model, protocol, device_map, max_memory,
               offload_folder, quantization, added]
@@ -116,8 +131,13 @@ def build(ctx: AppContext) -> None:
     unload.click(do_unload, None, [status], **private)
     refresh.click(lambda: control.status_markdown(ctx.loaded_backend()), None, [status],
                   **private)
-    send.click(do_chat, [prompt, turns], [chatbot, turns, prompt], **private)
-    prompt.submit(do_chat, [prompt, turns], [chatbot, turns, prompt], **private)
+    # the model a synthesis job loaded shows as soon as the tab is opened
+    tab.select(lambda: control.status_markdown(ctx.loaded_backend()), None, [status],
+               **private)
+    chat_in = [prompt, turns, temperature, length]
+    send.click(do_chat, chat_in, [chatbot, turns, prompt], **private)
+    prompt.submit(do_chat, chat_in, [chatbot, turns, prompt], **private)
+    stop.click(do_stop, None, None, **private)
     clear.click(lambda: ([], []), None, [chatbot, turns], **private)
 
 

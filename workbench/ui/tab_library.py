@@ -15,10 +15,14 @@ from workbench.context import AppContext
 from workbench.errors import ImportRejected, WorkbenchError
 from workbench.importers.base import ROLES
 from workbench.summaries import clock, stats_summary
+from workbench.ui import doc_roles, doc_versions, project_memory
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 DOC_HEADERS = ["ID", "Title", "Kind", "Format", "Role", "Version", "Tokens", "Stats"]
-DOC_WIDTHS = ["5%", "30%", "9%", "8%", "8%", "7%", "7%", "26%"]
+# short columns in px, wide enough for their longest word ("screenplay", "reference",
+# "Version"), so no word is cut at 800 px; the title and stats share what is left and wrap
+DOC_WIDTHS = ["48px", "30%", "104px", "88px", "96px", "84px", "80px", "26%"]
 STRUCTURE_HEADERS = ["Anchor", "Heading / speaker", "Time", "Text"]
 HIT_HEADERS = ["Document", "Anchor", "Snippet"]
 PREVIEW_ROWS = 300
@@ -68,8 +72,10 @@ def build(ctx: AppContext) -> None:
             files = gr.File(label=f"Drop documents here ({FILE_TYPES_HINT})",
                             file_count="multiple", type="filepath", scale=4,
                             elem_id="lh-files")
-            role = gr.Radio(list(ROLES), value="draft", label="Role of new files", scale=1)
+            role = gr.Radio(list(ROLES), value="draft", label="Role of new files", scale=1,
+                            elem_id="lh-import-role")
         status = gr.Markdown(elem_id="lh-status")
+        remembered = project_memory.holder()
         table = gr.Dataframe(value=_frame([], DOC_HEADERS), label="Documents",
                              interactive=False, wrap=True, elem_id="lh-documents",
                              column_widths=DOC_WIDTHS)
@@ -78,11 +84,13 @@ def build(ctx: AppContext) -> None:
                                    elem_id="lh-document")
             delete = gr.Button("Delete document…", variant="stop", scale=1,
                                elem_id="lh-delete")
+        doc_role, set_role = doc_roles.build()
         with gr.Row(visible=False, equal_height=True) as confirm_row:
             confirm_text = gr.Markdown()
             confirm = gr.Button("Yes, delete it", variant="stop", elem_id="lh-confirm")
             cancel = gr.Button("Cancel")
         details = gr.Markdown(elem_id="lh-details")
+        version_parts = doc_versions.build()
         structure = gr.Dataframe(value=_frame([], STRUCTURE_HEADERS), label="Structure",
                                  interactive=False, wrap=True, elem_id="lh-structure",
                                  column_widths=["8%", "27%", "15%", "50%"])
@@ -119,7 +127,7 @@ def build(ctx: AppContext) -> None:
         try:
             results = wb.import_files(name, paths, role=file_role, progress=report)
         except ImportRejected as exc:
-            gr.Warning(str(exc), duration=None, title="Nothing was imported")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Nothing was imported")
             problems = "\n".join(f"- {p}" for p in exc.problems)
             return None, gr.skip(), gr.skip(), f"**Nothing was imported:**\n{problems}"
         lines = [f"- **{r.document.title}**: {_status_text(r.status, r.document.version)}, "
@@ -178,13 +186,18 @@ def build(ctx: AppContext) -> None:
     private = {"api_visibility": "private"}
     # Mark the page ready once the project list has arrived, so anything that drives the UI
     # (people's scripts, our browser tests) can wait for it instead of racing the first load.
-    gr.on(triggers=None, fn=lambda: project_choices(None), inputs=None, outputs=[project],
-          **private).then(None, js=READY_JS, **private)
+    # The project chosen before a reload is chosen again (project_memory.py).
+    gr.on(triggers=None, fn=project_choices, inputs=[remembered], outputs=[project],
+          js=project_memory.READ_JS, **private).then(None, js=READY_JS, **private)
     create.click(create_project, [new_name], [project, new_name], api_name="create_project")
     new_name.submit(create_project, [new_name], [project, new_name], **private)
-    project.change(show_project, [project], [table, document, hits], api_name="show_project")
+    shown = project.change(show_project, [project], [table, document, hits],
+                           api_name="show_project")
+    project_memory.remember(shown)
     files.upload(import_files, [project, files, role], [files, table, document, status],
                  api_name="import_files")
+    doc_roles.wire(wb, project, document, doc_role, set_role, table, status, document_views)
+    doc_versions.wire(wb, document, *version_parts)
     document.change(show_document, [document], [details, structure, confirm_row],
                     api_name="show_document")
     delete.click(ask_delete, [document], [confirm_row, confirm_text], **private)

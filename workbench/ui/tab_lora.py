@@ -22,6 +22,7 @@ from workbench.adapters.training import TrainSettings
 from workbench.context import AppContext
 from workbench.errors import WorkbenchError
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 POLL_S = 1.0
 ADAPTER_HEADERS = ["Name", "Status", "Step", "In use", "Loss before", "Loss after", "Created"]
@@ -147,7 +148,7 @@ def build(ctx: AppContext) -> None:
         try:
             req = request(*values)
         except (WorkbenchError, ValueError, TypeError) as exc:
-            gr.Warning(str(exc), title="Could not start training")
+            gr.Warning(for_ui(str(exc)), title="Could not start training")
             return
         run = TrainingRun(wb.library, wb.settings, req).start()
         runs[req.project] = run

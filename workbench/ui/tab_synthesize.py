@@ -13,7 +13,6 @@ Does not know: SQL, prompts or models (ctx.workbench and ctx.backend do).
 from __future__ import annotations
 
 import html
-import re
 import threading
 
 import gradio as gr
@@ -21,15 +20,14 @@ import gradio as gr
 from workbench.context import AppContext
 from workbench.engine_control import model_names
 from workbench.synthesis.templates import TEMPLATES
-from workbench.ui import facts_views
+from workbench.ui import artifact_rows, doc_defaults, facts_views, project_memory
+from workbench.ui.answer_view import answer_html
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
 POLL_S = 0.5
-
-
-def _slug(doc_id, anchor: str) -> str:
-    return f"src-{doc_id}-" + re.sub(r"[^0-9A-Za-z]+", "-", anchor).strip("-")
+NO_ADAPTER = ("none", "")  # the base model alone
 
 
 def budget_html(budget) -> str:
@@ -111,40 +109,20 @@ def job_model(model: str | None, adapter: str | None) -> str | None:
     return adapter or model or None
 
 
+def verified_count(citations: list[dict]) -> str:
+    """"verified/cited" of the model's own citations, and how many sentences were matched."""
+    cited = [c for c in citations if (c.get("origin") or "model") == "model"]
+    matched = len({c.get("sentence") for c in citations if c.get("origin") == "matched"})
+    return (f"{sum(c['verified'] for c in cited)}/{len(cited)}"
+            + (f" · {matched} sentences matched" if matched else ""))
+
+
 def cache_line(artifact) -> str:
     """"N of M prompt tokens from cache" (the engine's prefix cache) and time to first token."""
     cached = artifact.extra.get("cached_tokens", 0) or 0
     line = f"{cached:,} of {artifact.prompt_tokens:,} prompt tokens from cache"
     ttft = artifact.extra.get("ttft_s")
     return line if ttft is None else f"{line} · first token after {ttft:.1f} s"
-
-
-def answer_html(text: str, citations, sections_of) -> str:
-    """The answer with verified anchors linked to their passages, listed below it."""
-    out, pos, passages = [], 0, {}
-    for c in sorted(citations, key=lambda c: c.start):
-        if c.start < pos:
-            continue
-        out.append(html.escape(text[pos:c.start]))
-        shown = html.escape(text[c.start:c.end])
-        if c.verified:
-            slug = _slug(c.document_id, c.anchor)
-            out.append(f'<a href="#{slug}" class="lh-cite">{shown}</a>')
-            passages.setdefault(slug, (c.document_id, c.section_id, c.anchor))
-        else:
-            out.append(f'<span class="lh-unverified" title="{html.escape(c.reason)}" '
-                       f'style="color:#c00">{shown} ⚠ unverified</span>')
-        pos = c.end
-    out.append(html.escape(text[pos:]))
-    items = []
-    for slug, (doc_id, section_id, anchor) in passages.items():
-        sec = next((s for s in sections_of(doc_id) if s.id == section_id), None)
-        body = html.escape((sec.text if sec else "")[:600])
-        items.append(f'<details id="{slug}"><summary>{html.escape(anchor)} '
-                     f'(document {doc_id})</summary><pre style="white-space:pre-wrap">'
-                     f'{body}</pre></details>')
-    return (f'<div id="lh-answer" style="white-space:pre-wrap">{"".join(out)}</div>'
-            + ("<h4>Sources</h4>" + "".join(items) if items else ""))
 
 
 def build(ctx: AppContext) -> None:
@@ -161,7 +139,7 @@ def build(ctx: AppContext) -> None:
                     documents=[int(d) for d in docs or []], model=job_model(model, adapter),
                     max_new_tokens=int(max_new), strategy="map-reduce" if map_reduce else "auto")
 
-    with gr.Tab("Synthesize", id="synthesize"):
+    with gr.Tab("Synthesize", id="synthesize") as tab:
         with gr.Row():
             project = gr.Dropdown(label="Project", choices=[], allow_custom_value=True,
                                   elem_id="lh-syn-project", scale=2)
@@ -173,9 +151,10 @@ def build(ctx: AppContext) -> None:
             max_new = gr.Number(label="Answer tokens", value=256, precision=0, minimum=1,
                                 scale=1)
         docs = gr.CheckboxGroup(label="Documents", choices=[], elem_id="lh-syn-docs")
-        adapter = gr.Dropdown(label="LoRA adapter (optional)", choices=[], value=None,
+        adapter = gr.Dropdown(label="LoRA adapter (optional)", choices=[NO_ADAPTER], value="",
                               elem_id="lh-syn-adapter")
-        question = gr.Textbox(label="Question (needed for the free prompt)", lines=2)
+        question = gr.Textbox(label="Question (needed for the free prompt)", lines=2,
+                              elem_id="lh-syn-question")
         with gr.Row():
             map_reduce = gr.Checkbox(label="Map-reduce if it does not fit", value=False)
             check = gr.Button("Check budget", elem_id="lh-syn-budget-btn")
@@ -201,20 +180,19 @@ def build(ctx: AppContext) -> None:
         value = selected if selected in names else (names[0] if names else None)
         return gr.Dropdown(choices=names, value=value)
 
-    def project_docs(name):
-        if not name:
-            return gr.CheckboxGroup(choices=[], value=[]), []
-        choices = [(f"{d.title} · {d.kind} · v{d.version} · {d.tokens or 0:,} tokens", d.id)
-                   for d in wb.documents(name)]
-        return gr.CheckboxGroup(choices=choices, value=[c[1] for c in choices]), rows(name)
+    def project_docs(name, t):
+        return doc_defaults.doc_choices(wb, name, t), rows(name)
 
     def rows(name):
         return [[a.id, a.title, a.model, a.strategy, a.prompt_tokens, a.completion_tokens,
-                 round(a.seconds, 1), f"{sum(c['verified'] for c in a.citations)}"
-                 f"/{len(a.citations)}"] for a in wb.artifacts(name)] if name else []
+                 round(a.seconds, 1), verified_count(a.citations)]
+                for a in wb.artifacts(name)] if name else []
 
-    def adapters_for(name, m):
-        return gr.Dropdown(choices=adapter_choices(wb, name, m), value=None)
+    def adapters_for(name, m, current=None):
+        """"none" first, then the finished adapters; a still offered choice stays chosen."""
+        choices = [NO_ADAPTER, *adapter_choices(wb, name, m)]
+        keep = current if current in {c[1] for c in choices} else ""
+        return gr.Dropdown(choices=choices, value=keep)
 
     @friendly("Budget", 1)
     def show_budget(p, d, t, q, m, n, mr, ad):
@@ -233,7 +211,7 @@ def build(ctx: AppContext) -> None:
             job = wb.synthesize(args.pop("project"), args.pop("task"), args.pop("prompt"),
                                 args.pop("documents"), background=True, **args)
         except Exception as exc:  # noqa: BLE001 - shown to the user, nothing else to do
-            gr.Warning(str(exc), duration=None, title="Synthesis")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Synthesis")
             yield None, gr.skip(), gr.skip(), gr.skip()
             return
         yield job.id, f"job {job.id} started", "", gr.skip()
@@ -253,7 +231,7 @@ def build(ctx: AppContext) -> None:
         usd = ", ".join(f"{k} ${v:.4f}" for k, v in a.cost["usd"].items())
         yield (job.id, f"job {job.id}: done · {a.strategy} · {a.prompt_tokens:,} tokens in, "
                f"{a.completion_tokens:,} out · {a.seconds:.1f} s · {cache_line(a)} · "
-               f"at API prices: {usd}",
+               f"at API prices: {usd} · {artifact_rows.saved_line(a)}",
                answer_html(*facts_views.model_answer(a, ans.citations), wb.sections), rows(p))
 
     @friendly("Cancel", 1)
@@ -269,15 +247,20 @@ def build(ctx: AppContext) -> None:
 
     inputs = [project, docs, task, question, model, max_new, map_reduce, adapter]
     project.focus(refresh, project, project)
+    project_memory.follow(tab, project, refresh)  # the Library's project, when opened
     model.focus(lambda m: gr.Dropdown(choices=model_names(wb, m)), model, model)
-    project.change(project_docs, project, [docs, artifacts])
+    project.change(project_docs, [project, task], [docs, artifacts])
+    doc_defaults.wire(wb, project, task, docs)
     project.change(adapters_for, [project, model], adapter)
     model.change(adapters_for, [project, model], adapter)
+    adapter.focus(adapters_for, [project, model, adapter], adapter)  # newly trained: shown
     check.click(show_budget, inputs, budget)
     run.click(start, inputs, [job_id, status, output, artifacts]).then(
         lambda jid: facts_views.of_job(wb, jid), job_id, facts.outputs)
     cancel.click(stop, job_id, status)
     show.click(do_export, [art_id, fmt], exported).success(
+        lambda aid: facts_views.of_artifact(wb, aid), art_id, facts.outputs)
+    artifact_rows.wire(wb, artifacts, art_id, status, output).then(
         lambda aid: facts_views.of_artifact(wb, aid), art_id, facts.outputs)
 
 

@@ -18,6 +18,7 @@ from workbench.context import AppContext
 from workbench.errors import WorkbenchError
 from workbench.trust.runner import DEFAULT_DEPTHS, DEFAULT_LENGTHS, TrustRequest
 from workbench.ui.feedback import friendly
+from workbench.ui.wording import for_ui
 
 ANSWER_HEADERS = ["Length", "Depth", "Question", "Expected", "Answer", "Found", "Cited"]
 
@@ -132,7 +133,7 @@ def build(ctx: AppContext) -> None:
             gr.Warning("Depths are percentages separated by commas, e.g. 0,50,100.")
             return
         except WorkbenchError as exc:
-            gr.Warning(str(exc), duration=None, title="Could not start the trust check")
+            gr.Warning(for_ui(str(exc)), duration=None, title="Could not start the trust check")
             return
         yield job.id, "Started…", gr.skip(), gr.skip()
         for snap in jobs.follow(job.id):
