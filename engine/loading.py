@@ -165,7 +165,7 @@ def _default_cpu_decode(model, options: LoadOptions) -> tuple[str | None, str | 
     except (ValueError, RuntimeError) as exc:  # a default must not cost the load: stay exact
         return None, f"exact fp32 decode: {mode} could not be packed here ({exc})"
     return mode, (f"{mode} decode weights, this CPU's default ({features.capability}, fbgemm); "
-                  f"--quantization {EXACT} decodes exactly in fp32")
+                  f"quantization {EXACT!r} decodes exactly in fp32")
 
 
 def fast_v4_applies(options: LoadOptions) -> bool:
