@@ -2,7 +2,8 @@
 client (`executable_path`, no browser download) against the real app on a loopback port.
 
 A writer creates a project, drops several files at once, changes the role offered for two of
-them, imports, and sees each one understood in the table (scene and cue counts, pages); picks a document to see its scene list; a bad file gets
+them, imports, and sees each one understood in the table (scene and cue counts, pages); picks
+a document to see its scene list; a bad file gets
 a readable error and changes nothing; search finds a line. Every request the page makes must
 stay on the app's own origin, and the app's socket guard must record nothing.
 """

@@ -61,7 +61,8 @@ def test_latest_bytes_stay_refused_and_a_failed_restore_changes_nothing(library,
     # Restoring version 2 alongside a new draft of the same document: refused whole.
     other = library.add_document("Film", kitchen, b"other", "other.fountain").document
     before = library.count_rows()
-    with pytest.raises(ImportRejected, match="renamed.fountain in this batch holds an older version of “kitchen.fountain”"):
+    with pytest.raises(ImportRejected, match="renamed.fountain in this batch holds an older "
+                       "version of “kitchen.fountain”"):
         library.add_documents("Film", [
             (kitchen, b"fresh", "other.fountain", None, None),
             (kitchen, b"draft two", "renamed.fountain", None, None),
