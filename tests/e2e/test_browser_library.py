@@ -46,11 +46,10 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
     # Each dropped file gets a role from its kind, changeable before Import.
     for i, role in enumerate(("draft", "draft", "reference", "draft", "reference")):
         expect(page.locator(f"#lh-file-role-{i} input")).to_have_value(role)
-    page.locator("#lh-file-role-3 input").click()  # the ATG transcript has no suffix
-    page.get_by_role("option", name="reference").click()
-    page.locator("#lh-file-role-0 input").click()
-    page.get_by_role("option", name="style").click()
-    expect(page.locator("#lh-file-role-3 input")).to_have_value("reference")
+    for i, role in ((3, "reference"), (0, "style")):  # the ATG transcript has no suffix
+        page.locator(f"#lh-file-role-{i} input").click()
+        page.locator(f"#lh-file-role-{i}").get_by_role("option", name=role).click()
+        expect(page.locator(f"#lh-file-role-{i} input")).to_have_value(role)
     page.locator("#lh-import").click()
     table = page.locator("#lh-documents")
     expect(page.locator("#lh-status")).to_contain_text("Imported 5 files", timeout=TIMEOUT_MS)
@@ -97,6 +96,22 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
     expect(page.locator("#lh-status")).to_contain_text("Deleted sample")
     expect(table).not_to_contain_text("16 cues")
     expect(table).to_contain_text("115 cues")
+
+    # A new draft of Bob, then Bob's first bytes again: restored as version 3, role kept.
+    bob = testdocs / FILES[0]
+    draft = tmp_path / "drafts" / bob.name
+    draft.parent.mkdir()
+    draft.write_text(bob.read_text() + "\n\nEXT. ROOF - DAY\n\nBOB waits.\n")
+    for path, said in ((draft, "new version 2"), (bob, "restored v1 as v3")):
+        page.locator("#lh-files input[type=file]").set_input_files([str(path)])
+        expect(page.locator("#lh-file-role-0 input")).to_have_value("style")
+        page.locator("#lh-import").click()
+        expect(page.locator("#lh-status")).to_contain_text(said, timeout=TIMEOUT_MS)
+    document.click()
+    page.get_by_role("option", name="(v3, Cyber_Bob").click()
+    page.locator("#lh-versions-box").get_by_text("Versions of this document").click()
+    expect(page.locator("#lh-versions")).to_contain_text("v1")
+    expect(structure).not_to_contain_text("ROOF")
 
     origin = running_app.url
     strays = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]
