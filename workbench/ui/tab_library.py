@@ -118,7 +118,7 @@ def build(ctx: AppContext) -> None:
         if not paths:
             return gr.skip(), gr.skip(), gr.skip(), "Drop the files to import first."
         if not name:
-            raise WorkbenchError("Create or select a project first, then drop the files again.")
+            raise WorkbenchError("Create or select a project first, then press Import again.")
 
         def report(done: int, total: int, filename: str) -> None:
             progress((done, total), desc=f"Reading {filename}" if filename else "Saving",
@@ -200,7 +200,8 @@ def build(ctx: AppContext) -> None:
     import_roles.wire(wb, project, files, role, staged, chosen)
     start.click(import_files, [project, files, role, chosen],
                 [files, table, document, status], api_name="import_files").then(
-        lambda: ({}, {}), None, [staged, chosen], **private)
+        lambda kept: (gr.skip(), gr.skip()) if kept else ({}, {}), [files], [staged, chosen],
+        **private)  # the role table goes with the files it was for
     doc_roles.wire(wb, project, document, doc_role, set_role, table, status, document_views)
     doc_versions.wire(wb, document, *version_parts)
     document.change(show_document, [document], [details, structure, confirm_row],
