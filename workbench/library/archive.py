@@ -2,7 +2,10 @@
 (documents, roles, version order, dates, and each version's parsed text, stats and sections).
 
 The zip is deterministic (fixed member order, timestamps and compression), so exporting an
-imported export gives the same bytes: that is how the round trip is proven lossless.
+imported export gives the same bytes: that is how the round trip is proven lossless. A restored
+version (migration 0010) is written out with its content like any other; reading it back, a
+version whose bytes repeat an earlier version of the same document is restored again, its
+content stored once.
 
 Reading treats the zip as hostile. Only what cannot be derived is taken from it: the project's
 name and date, each document's file name, role and date, and each version's number and date.

@@ -98,3 +98,8 @@ def test_a_restored_version_survives_export_and_import(library, kitchen, make_sc
     after = library.count_rows()
     assert after["sections"] - before["sections"] == 3 + 1  # v1 and v2, once each
     assert library.versions(doc.id)[2].restored_from == 1
+    from workbench.library import Library
+    with Library.open(tmp_path / "other") as other:  # the same name: the same zip again
+        other.import_project(out, derive)
+        again = other.export_project("Film", tmp_path / "again.zip")
+    assert again.read_bytes() == out.read_bytes()
