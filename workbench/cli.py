@@ -45,10 +45,15 @@ def build_parser() -> argparse.ArgumentParser:
     command("projects", cmd_projects, "list projects")
     p = command("new-project", cmd_new_project, "create a project")
     p.add_argument("name")
-    p = command("import", cmd_import, "import files into a project (all or nothing)")
+    p = command("import", cmd_import, "import files into a project (all or nothing); the "
+                "bytes of an older version of a document come back as its newest version")
     p.add_argument("project")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--role", choices=ROLES, default="draft")
+    p.add_argument("--role", choices=ROLES, default="draft",
+                   help="the role of every file (default: draft)")
+    p.add_argument("--role-for", action="append", default=[], metavar="FILE=ROLE",
+                   type=_role_for, help="another role for one file, by its name, e.g. "
+                   "--role-for interview.srt=reference (repeat it for more files)")
     p = command("show", cmd_show, "list a project's documents with their stats")
     p.add_argument("project")
     p = command("search", cmd_search, "full-text search over a project's sections")
@@ -97,13 +102,33 @@ def cmd_import(wb, args) -> tuple[Any, str]:
         bar.set_postfix_str(name, refresh=True)
 
     try:
-        results = wb.import_files(args.project, args.files, role=args.role, progress=progress)
+        results = wb.import_files(args.project, args.files, role=args.role, progress=progress,
+                                  roles=dict(args.role_for))
     finally:
         bar.close()
-    data = [dict(_document(r.document), status=r.status) for r in results]
+    data = [dict(_document(r.document), status=r.status, restored_from=r.restored_from)
+            for r in results]
     text = "\n".join(f"{r.status}: {r.document.title} ({r.document.kind}, "
-                     f"v{r.document.version}, {r.document.tokens} tokens)" for r in results)
+                     f"{_version_text(r)}, {r.document.role}, {r.document.tokens} tokens)"
+                     for r in results)
     return data, text
+
+
+def _version_text(result) -> str:
+    if result.restored_from is not None:
+        return f"restored v{result.restored_from} as v{result.document.version}"
+    return f"v{result.document.version}"
+
+
+def _role_for(value: str) -> tuple[str, str]:
+    """`--role-for NAME=ROLE`: NAME is the file's name (a path is taken by its last part)."""
+    name, sep, role = value.rpartition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"{value!r} is not FILE=ROLE")
+    if role not in ROLES:
+        raise argparse.ArgumentTypeError(
+            f"unknown role {role!r} for {name}: choose one of {', '.join(ROLES)}")
+    return Path(name).name, role
 
 
 def cmd_show(wb, args) -> tuple[Any, str]:

@@ -18,7 +18,7 @@ import hashlib
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Union
+from typing import Callable, Iterable, Mapping, Union
 
 from workbench.config import Settings
 from workbench.errors import (DuplicateDocument, ImportRejected, UnsupportedDocument,
@@ -40,6 +40,7 @@ class _Prepared:
     data: bytes
     parsed: ParsedDocument
     tokens: int
+    role: str = "draft"
 
 
 class Workbench(SynthesisMixin, CompareMixin):
@@ -118,14 +119,27 @@ class Workbench(SynthesisMixin, CompareMixin):
 
     # -- documents -----------------------------------------------------------------------
     def import_files(self, project: str, items: Iterable[ImportItem], role: str = "draft",
-                     progress: Progress | None = None) -> list[ImportResult]:
-        """Parse every file, then write them all in one transaction (or nothing, see above)."""
-        if role not in ROLES:
-            raise WorkbenchError(f"unknown role {role!r}: choose one of {', '.join(ROLES)}")
+                     progress: Progress | None = None,
+                     roles: Mapping[str, str] | None = None) -> list[ImportResult]:
+        """Parse every file, then write them all in one transaction (or nothing, see above).
+
+        `role` is every file's role unless `roles` names another for a file (by its name,
+        e.g. {"interview.srt": "reference"}). The bytes of a document's older version are
+        restored as its newest version (status "restored", `restored_from` the old number);
+        the bytes of its latest version are refused as already there."""
+        roles = dict(roles or {})
+        for given in (role, *roles.values()):
+            if given not in ROLES:
+                raise WorkbenchError(
+                    f"unknown role {given!r}: choose one of {', '.join(ROLES)}")
         self.project(project)  # ProjectNotFound before any parsing work
         items = list(items)
         if not items:
             raise WorkbenchError("no files to import")
+        unknown = sorted(set(roles) - {_display_name(i) for i in items})
+        if unknown:
+            raise WorkbenchError(f"a role was given for {', '.join(unknown)}, which is not "
+                                 "among the files to import")
         known = self._known_contents(project)
         prepared: list[_Prepared] = []
         problems: list[UnsupportedDocument] = []
@@ -135,12 +149,12 @@ class Workbench(SynthesisMixin, CompareMixin):
             if progress:
                 progress(i, len(items), name)
             try:
-                prepared.append(self._prepare(item, known, seen))
+                prepared.append(self._prepare(item, known, seen, roles.get(name, role)))
             except UnsupportedDocument as exc:
                 problems.append(exc)
         if problems:
             raise ImportRejected(problems)
-        batch = [(p.parsed, p.data, p.filename, role, p.tokens) for p in prepared]
+        batch = [(p.parsed, p.data, p.filename, p.role, p.tokens) for p in prepared]
         try:
             results = self.library.add_documents(project, batch, new_only=True)
         except DuplicateDocument as exc:
@@ -150,15 +164,12 @@ class Workbench(SynthesisMixin, CompareMixin):
         return results
 
     def _known_contents(self, project: str) -> dict[str, tuple[DocumentInfo, int]]:
-        """sha256 of every stored version in the project -> (document, version number)."""
-        known: dict[str, tuple[DocumentInfo, int]] = {}
-        for doc in self.documents(project):
-            for v in self.library.versions(doc.id):
-                known[v.sha256] = (doc, v.version)
-        return known
+        """sha256 of each document's latest version in the project -> (document, version);
+        an older version's bytes are not here: importing them again restores them."""
+        return {doc.sha256: (doc, doc.version) for doc in self.documents(project)}
 
     def _prepare(self, item: ImportItem, known: dict[str, tuple[DocumentInfo, int]],
-                 seen: dict[str, str]) -> _Prepared:
+                 seen: dict[str, str], role: str = "draft") -> _Prepared:
         from workbench.importers import parse_file, safe_filename
 
         filename, data = self._read(item)
@@ -167,14 +178,15 @@ class Workbench(SynthesisMixin, CompareMixin):
             doc, version = known[digest]
             raise UnsupportedDocument(
                 f"This file is already in the project as “{doc.title}” ({doc.filename}, "
-                f"version {version}); the same content is never stored twice.", filename)
+                f"version {version}, its latest); the same content is never stored twice.",
+                filename)
         if digest in seen:
             raise UnsupportedDocument(
                 f"This file has the same content as {seen[digest]} in this batch.", filename)
         seen[digest] = filename
         parsed = parse_file(data, filename, self.settings.max_upload_bytes)
         tokens = self.token_counter().count(parsed.text)
-        return _Prepared(safe_filename(filename), data, parsed, tokens)
+        return _Prepared(safe_filename(filename), data, parsed, tokens, role)
 
     def _read(self, item: ImportItem) -> tuple[str, bytes]:
         limit = self.settings.max_upload_bytes

@@ -58,6 +58,7 @@ def test_blind_comparison_streams_votes_and_reaches_the_leaderboard(
     page.locator("#lh-create").click()
     expect(page.locator("#lh-project input")).to_have_value("Night Shift")
     page.locator("#lh-files input[type=file]").set_input_files([str(testdocs / SCENES)])
+    page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
 
     page.get_by_role("tab", name="Compare").click()

@@ -1,8 +1,9 @@
 """The Library tab in a real browser: headless Debian Chromium driven by Playwright's Python
 client (`executable_path`, no browser download) against the real app on a loopback port.
 
-A writer creates a project, drops several files at once, and sees each one understood in the
-table (scene and cue counts, pages); picks a document to see its scene list; a bad file gets
+A writer creates a project, drops several files at once, changes the role offered for two of
+them, imports, and sees each one understood in the table (scene and cue counts, pages); picks
+a document to see its scene list; a bad file gets
 a readable error and changes nothing; search finds a line. Every request the page makes must
 stay on the app's own origin, and the app's socket guard must record nothing.
 """
@@ -42,11 +43,26 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
 
     page.locator("#lh-files input[type=file]").set_input_files(
         [str(testdocs / p) for p in FILES])
+    # Each dropped file gets a role from its kind, changeable before Import.
+    for i, role in enumerate(("draft", "draft", "reference", "draft", "reference")):
+        expect(page.locator(f"#lh-file-role-{i} input")).to_have_value(role)
+    for i, role in ((3, "reference"), (0, "style")):  # the ATG transcript has no suffix
+        page.locator(f"#lh-file-role-{i} input").click()
+        page.locator(f"#lh-file-role-{i}").get_by_role("option", name=role).click()
+        expect(page.locator(f"#lh-file-role-{i} input")).to_have_value(role)
+    page.locator("#lh-import").click()
     table = page.locator("#lh-documents")
     expect(page.locator("#lh-status")).to_contain_text("Imported 5 files", timeout=TIMEOUT_MS)
     for text in ("BOB THE CYBER PAWN", "3 scenes", "FDX Test Script", "2 scenes", "16 cues",
                  "115 cues", "6 speakers", "13 pages", "transcript", "paper"):
         expect(table).to_contain_text(text)
+    from workbench.library import Library
+    with Library.open(running_app.data_dir) as lib:
+        roles = {d.filename: d.role for d in lib.documents("Night Shift")}
+    assert roles == {"Cyber_Bob_ep00001.fountain": "style", "TestFDX-FD.fdx": "draft",
+                     "sample.vtt": "reference", "ATG": "reference",
+                     "2020.acl-main.207.pdf": "reference"}
+    expect(page.locator(".lh-file-role")).to_have_count(0)  # the table goes with the import
 
     document = page.locator("#lh-document input")
     document.click()
@@ -62,6 +78,7 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
 
     page.locator("#lh-files input[type=file]").set_input_files(
         [str(testdocs / "pdfs/jsvine__pdfplumber/empty.pdf")])
+    page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("empty.pdf: The file is empty.")
     expect(page.locator(".toast-body").first).to_contain_text("empty.pdf: The file is empty.")
     expect(table).to_contain_text("16 cues")
@@ -79,6 +96,22 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
     expect(page.locator("#lh-status")).to_contain_text("Deleted sample")
     expect(table).not_to_contain_text("16 cues")
     expect(table).to_contain_text("115 cues")
+
+    # A new draft of Bob, then Bob's first bytes again: restored as version 3, role kept.
+    bob = testdocs / FILES[0]
+    draft = tmp_path / "drafts" / bob.name
+    draft.parent.mkdir()
+    draft.write_text(bob.read_text() + "\n\nEXT. ROOF - DAY\n\nBOB waits.\n")
+    for path, said in ((draft, "new version 2"), (bob, "restored v1 as v3")):
+        page.locator("#lh-files input[type=file]").set_input_files([str(path)])
+        expect(page.locator("#lh-file-role-0 input")).to_have_value("style")
+        page.locator("#lh-import").click()
+        expect(page.locator("#lh-status")).to_contain_text(said, timeout=TIMEOUT_MS)
+    document.click()
+    page.get_by_role("option", name="(v3, Cyber_Bob").click()
+    page.locator("#lh-versions-box").get_by_text("Versions of this document").click()
+    expect(page.locator("#lh-versions")).to_contain_text("v1")
+    expect(structure).not_to_contain_text("ROOF")
 
     origin = running_app.url
     strays = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]

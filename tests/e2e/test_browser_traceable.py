@@ -75,8 +75,10 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
         expect(page.locator("#lh-project input")).to_have_value(name)
     files = page.locator("#lh-files input[type=file]")
     files.set_input_files([str(testdocs / BOB)])
+    page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
     files.set_input_files([str(testdocs / CAT), str(testdocs / PAPER)])
+    page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported 2 files", timeout=TIMEOUT_MS)
 
     table = page.locator("#lh-documents")
@@ -87,20 +89,21 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     assert _broken_words(page, "#lh-documents") == []  # 800 px: columns wrap between words
     page.set_viewport_size({"width": 1366, "height": 768})
 
-    # a role is editable after import: the paper becomes a reference
+    # a role is editable after import: the paper (a reference by default) becomes notes
     page.locator("#lh-document input").click()
     page.get_by_role("option", name=re.compile(r"2020\.acl-main\.207")).click()
-    expect(page.locator("#lh-doc-role input")).to_have_value("draft")
+    expect(page.locator("#lh-doc-role input")).to_have_value("reference")
     page.locator("#lh-doc-role input").click()
-    page.get_by_role("option", name="reference").click()
+    page.get_by_role("option", name="notes").click()
     page.locator("#lh-doc-role-save").click()
-    expect(page.locator("#lh-status")).to_contain_text("is now a reference document")
-    expect(table).to_contain_text("reference")
+    expect(page.locator("#lh-status")).to_contain_text("is now a notes document")
+    expect(table).to_contain_text("notes")
 
     # a new draft of the cat script: its history, any version opened, a diff by scene
     draft = tmp_path / CAT.rsplit("/", 1)[1]
     draft.write_text((testdocs / CAT).read_text() + "\n\nEXT. ROOF - NIGHT\n\nThe cat waits.\n")
     files.set_input_files([str(draft)])
+    page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
     page.locator("#lh-document input").click()
     page.get_by_role("option", name=re.compile(r"\(v2, As_I_Am_a_Cat")).click()

@@ -42,11 +42,27 @@ def test_a_changed_file_with_the_same_name_is_a_new_version(wb, testdocs):
     assert (first.status, second.status) == ("created", "new_version")
     assert second.document.id == first.document.id and second.document.version == 2
     assert second.document.stats["scenes"] == first.document.stats["scenes"] + 1
-    with pytest.raises(ImportRejected, match="version 1"):  # the old content, again
+    back = wb.import_files("Drafts", [("simple.fountain", text)])[0]  # the old content again
+    assert (back.status, back.restored_from, back.document.version) == ("restored", 1, 3)
+    assert back.document.stats == first.document.stats
+    with pytest.raises(ImportRejected, match="version 3, its latest"):
         wb.import_files("Drafts", [("simple.fountain", text)])
     shown = wb.show("Drafts")
     assert shown["project"] == "Drafts" and len(shown["documents"]) == 1
-    assert shown["documents"][0]["version"] == 2 and shown["documents"][0]["tokens"] > 0
+    assert shown["documents"][0]["version"] == 3 and shown["documents"][0]["tokens"] > 0
+    assert [v.restored_from for v in wb.versions(first.document.id)] == [None, None, 1]
+
+
+def test_a_role_per_file(wb, testdocs):
+    items = [testdocs / SIMPLE, testdocs / "transcripts/glut23__webvtt-py/sample.vtt"]
+    with pytest.raises(WorkbenchError, match="role 'sequel'"):
+        wb.import_files("Drafts", items, roles={"sample.vtt": "sequel"})
+    with pytest.raises(WorkbenchError, match="other.srt, which is not among"):
+        wb.import_files("Drafts", items, roles={"other.srt": "reference"})
+    assert wb.documents("Drafts") == []
+    wb.import_files("Drafts", items, role="notes", roles={"sample.vtt": "reference"})
+    assert {d.filename: d.role for d in wb.documents("Drafts")} == {
+        "simple.fountain": "notes", "sample.vtt": "reference"}
 
 
 def test_user_errors_are_workbench_errors(wb, testdocs):

@@ -2,7 +2,10 @@
 (documents, roles, version order, dates, and each version's parsed text, stats and sections).
 
 The zip is deterministic (fixed member order, timestamps and compression), so exporting an
-imported export gives the same bytes: that is how the round trip is proven lossless.
+imported export gives the same bytes: that is how the round trip is proven lossless. A restored
+version (migration 0010) is written out with its content like any other; reading it back, a
+version whose bytes repeat an earlier version of the same document is restored again, its
+content stored once.
 
 Reading treats the zip as hostile. Only what cannot be derived is taken from it: the project's
 name and date, each document's file name, role and date, and each version's number and date.
@@ -19,6 +22,7 @@ Does not know: sessions' lifetimes, file formats or tokenizers (the caller's `de
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import stat
@@ -126,13 +130,17 @@ def _export_document(s: Session, zf: zipfile.ZipFile, index: int, doc: Document)
                      .where(Version.document_id == doc.id).order_by(Version.version))
     for ver in rows:
         member = _member_name(index, ver.version, doc.filename)
-        _write(zf, member, ver.original)
-        sections = s.scalars(select(Section).where(Section.version_id == ver.id)
+        # a restored version's content lives in the row it points at (migration 0010)
+        content = ver if ver.content_version_id is None else s.scalars(
+            select(Version).options(undefer(Version.original), undefer(Version.text))
+            .where(Version.id == ver.content_version_id)).one()
+        _write(zf, member, content.original)
+        sections = s.scalars(select(Section).where(Section.version_id == content.id)
                              .order_by(Section.ordinal))
         versions.append({
             "version": ver.version, "title": ver.title, "kind": ver.kind, "format": ver.format,
             "sha256": ver.sha256, "size_bytes": ver.size_bytes, "original": member,
-            "text": ver.text, "stats": ver.stats, "metadata": ver.doc_metadata,
+            "text": content.text, "stats": ver.stats, "metadata": ver.doc_metadata,
             "tokens": ver.tokens, "imported_at": ver.imported_at.isoformat(),
             "sections": [records.section_dict(sec) for sec in sections]})
         s.expunge(ver)  # let the original bytes go before the next version is read
@@ -354,8 +362,13 @@ def prepare(reader: ArchiveReader, derive: Derive) -> list[PreparedDocument]:
     prepared, names = [], set()
     for doc in reader.manifest.documents:
         versions, filename = [], doc.filename
+        derived_for: dict[str, records.VersionData] = {}  # a restored version's bytes again
         for ver in doc.versions:
             data = reader.original(doc, ver)
+            if ver.sha256 in derived_for:
+                vd = dataclasses.replace(derived_for[ver.sha256], imported_at=ver.imported_at)
+                versions.append((ver.number, vd))
+                continue
             try:
                 derived = derive(doc.filename, data)
                 filename = derived.filename
@@ -364,6 +377,7 @@ def prepare(reader: ArchiveReader, derive: Derive) -> list[PreparedDocument]:
                 raise InvalidArchive(f"{reader.label}: version {ver.number} of {err}; "
                                      "nothing was imported.") from err
             vd.imported_at = ver.imported_at
+            derived_for[ver.sha256] = vd
             versions.append((ver.number, vd))
         if filename in names:
             raise InvalidArchive(f"{reader.label} holds two documents named {filename!r}; "
@@ -386,7 +400,12 @@ def restore(s: Session, manifest: Manifest, documents: list[PreparedDocument],
                        created_at=prepared.entry.created_at)
         s.add(doc)
         s.flush()
+        written: dict[str, Version] = {}  # sha256 -> the row holding that content
         for number, data in prepared.versions:
-            records.write_version(s, doc, number, data)
+            if data.sha256 in written:  # a restored version: its content is stored once
+                row = records.write_restored(s, doc, number, written[data.sha256])
+                row.imported_at = data.imported_at or row.imported_at
+            else:
+                written[data.sha256] = records.write_version(s, doc, number, data)
     s.flush()
     return project

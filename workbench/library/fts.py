@@ -6,7 +6,8 @@ quoted phrase token (inner quotes doubled), text inside double quotes stays one 
 trailing `*` asks for a prefix match. Operators (AND, OR, NEAR), column filters and
 punctuation therefore match literally or vanish, control characters are dropped, and nothing
 raises an SQL error. All tokens must match (implicit AND). Only the latest version of each
-document is searched.
+document is searched: the sections of its content row (a restored version shares an older
+row's sections, migration 0010).
 Reference: https://sqlite.org/fts5.html (sections 3.1 strings, 5 snippet(), bm25()).
 On PostgreSQL the same terms become a tsquery built by the server itself from bound values
 (`phraseto_tsquery` per term, `:*` on a prefix term's last word, all joined with `&&`) against
@@ -42,7 +43,8 @@ JOIN versions AS v ON v.id = s.version_id
 JOIN documents AS d ON d.id = v.document_id
 WHERE sections_fts MATCH :query
   AND d.project_id = :project_id
-  AND v.version = (SELECT max(v2.version) FROM versions AS v2 WHERE v2.document_id = d.id)
+  AND s.version_id = (SELECT coalesce(v2.content_version_id, v2.id) FROM versions AS v2
+                     WHERE v2.document_id = d.id ORDER BY v2.version DESC LIMIT 1)
 ORDER BY rank, s.id
 LIMIT :limit
 """)
@@ -52,7 +54,8 @@ _PG_CONFIG = "'longhand'::regconfig"
 _PG_LATEST = """JOIN versions AS v ON v.id = s.version_id
 JOIN documents AS d ON d.id = v.document_id
 WHERE s.search @@ q.query AND d.project_id = :project_id
-  AND v.version = (SELECT max(v2.version) FROM versions AS v2 WHERE v2.document_id = d.id)"""
+  AND s.version_id = (SELECT coalesce(v2.content_version_id, v2.id) FROM versions AS v2
+                     WHERE v2.document_id = d.id ORDER BY v2.version DESC LIMIT 1)"""
 _PG_HEADLINE = (f"CASE WHEN to_tsvector({_PG_CONFIG}, s.text) @@ q.query OR s.heading IS NULL "
                 f"THEN ts_headline({_PG_CONFIG}, s.text, q.query, :options) "
                 f"ELSE ts_headline({_PG_CONFIG}, s.heading, q.query, :options) END")

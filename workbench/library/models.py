@@ -94,7 +94,11 @@ class Document(Base):
 
 class Version(Base):
     """One imported state of a document. `original` keeps the exact bytes so nothing is lost;
-    the heavy columns are deferred so listings never load them."""
+    the heavy columns are deferred so listings never load them.
+
+    A restored version (the bytes of an older version imported again) holds no content of its
+    own: `content_version_id` names the row whose original, text and sections it shares, and
+    its own `original`/`text` are empty (migration 0010)."""
 
     __tablename__ = "versions"
     __table_args__ = (
@@ -118,6 +122,12 @@ class Version(Base):
     doc_metadata: Mapped[dict] = mapped_column("metadata", JSON)
     tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    content_version_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+    @property
+    def content_id(self) -> int:
+        """The id of the row that holds this version's original, text and sections."""
+        return self.content_version_id or self.id
 
 
 class Section(Base):

@@ -133,6 +133,26 @@ def write_version(session: Session, doc: Document, number: int, data: VersionDat
     return row
 
 
+def write_restored(session: Session, doc: Document, number: int, source: Version) -> Version:
+    """Insert version `number` of `doc` as the content of `source` again, stored once.
+
+    Why a pointer and not a copy: the new row shares the original, text and sections of the
+    row that holds them (`content_version_id`), so nothing is stored twice, search keeps one
+    hit per section (it searches the sections of the latest version's content row), and a
+    citation of a section (its id and anchor) made against the old version stays valid for
+    the restored one. The small columns (title, stats, tokens, checksum) are copied so
+    listings need no second lookup."""
+    row = Version(document_id=doc.id, version=number, title=source.title, kind=source.kind,
+                  format=source.format, sha256=source.sha256, size_bytes=source.size_bytes,
+                  original=b"", text="", stats=dict(source.stats),
+                  doc_metadata=dict(source.doc_metadata), tokens=source.tokens,
+                  content_version_id=source.content_id)
+    session.add(row)
+    doc.title, doc.kind, doc.format = source.title, source.kind, source.format
+    session.flush()
+    return row
+
+
 def latest_version(session: Session, doc_id: int) -> Version | None:
     return session.scalars(select(Version).where(Version.document_id == doc_id)
                            .order_by(Version.version.desc()).limit(1)).first()
@@ -152,10 +172,11 @@ def document_info(doc: Document, ver: Version) -> DocumentInfo:
         stats=dict(ver.stats), metadata=dict(ver.doc_metadata), imported_at=ver.imported_at)
 
 
-def version_info(ver: Version) -> VersionInfo:
+def version_info(ver: Version, restored_from: int | None = None) -> VersionInfo:
     return VersionInfo(id=ver.id, document_id=ver.document_id, version=ver.version,
                        sha256=ver.sha256, size_bytes=ver.size_bytes, tokens=ver.tokens,
-                       stats=dict(ver.stats), imported_at=ver.imported_at)
+                       stats=dict(ver.stats), imported_at=ver.imported_at,
+                       restored_from=restored_from)
 
 
 def section_info(sec: Section, document_id: int) -> SectionInfo:

@@ -27,7 +27,7 @@ from workbench.errors import (DocumentNotFound, ImportRejected, InvalidArchive,
                               InvalidProjectName, LibraryBusy, ProjectExists, ProjectNotFound,
                               UnsupportedDocument)
 from workbench.importers.base import ParsedDocument
-from workbench.library import archive, db, fts, outputs, records, transfer
+from workbench.library import archive, batches, db, fts, outputs, records, transfer
 from workbench.library.stores import LibraryStores
 from workbench.library.models import PROJECT_NAME_MAX, Document, Project, Section, Version
 from workbench.library.types import (DocumentInfo, ImportResult, ProjectInfo, SearchHit,
@@ -155,10 +155,11 @@ class Library(LibraryStores):
     def add_document(self, project: ProjectRef, parsed: ParsedDocument, data: bytes,
                      filename: str, role: str | None = None,
                      tokens: int | None = None) -> ImportResult:
-        """Store one imported file. Identical bytes already in the project are a "duplicate"
-        (nothing written); a known filename with new content is a "new_version"; else
-        "created". `role` defaults to "draft" for a new document and to the document's
-        current role for a new version."""
+        """Store one imported file. Bytes that are a document's latest version are a
+        "duplicate" (nothing written); bytes of an older version are "restored" (a new latest
+        version that shares the old one's content); a known filename with new content is a
+        "new_version"; else "created". `role` defaults to "draft" for a new document and to
+        the document's current role for a new version."""
         return self.add_documents(project, [(parsed, data, filename, role, tokens)])[0]
 
     def add_documents(self, project: ProjectRef, items: Sequence[ImportItem], *,
@@ -168,7 +169,8 @@ class Library(LibraryStores):
         Two different files under one name in one batch are refused (ImportRejected): the
         second would silently become a new version of the first. With `new_only`, a file
         whose bytes are already in the project, or repeat another file of the batch, refuses
-        the batch too instead of being reported as a "duplicate"."""
+        the batch too instead of being reported as a "duplicate"; bytes of an older version
+        are restored either way."""
         prepared = []
         for parsed, data, filename, role, tokens in items:
             if role is not None:
@@ -177,7 +179,7 @@ class Library(LibraryStores):
                              filename, role))
         with self.writing() as s:
             project_id = self._project_row(s, project).id
-            problems = self._batch_problems(s, project_id, prepared, new_only)
+            problems = batches.batch_problems(s, project_id, prepared, new_only)
             if problems:
                 raise ImportRejected(problems)
             results = []
@@ -190,46 +192,22 @@ class Library(LibraryStores):
                         f"({err.orig})", filename) from err
             return results
 
-    def _batch_problems(self, s: Session, project_id: int, prepared: list,
-                        new_only: bool) -> list[UnsupportedDocument]:
-        """Every reason, file by file, why this batch may not land (read under the lock)."""
-        problems: list[UnsupportedDocument] = []
-        names: dict[str, str] = {}
-        first: dict[str, int] = {}  # sha256 -> index of the first file with those bytes
-        for i, (data, filename, _) in enumerate(prepared):
-            earlier = first.setdefault(data.sha256, i)
-            if names.setdefault(filename, data.sha256) != data.sha256:
-                problems.append(UnsupportedDocument(
-                    f"Another file in this batch has the same name “{filename}” but different "
-                    "content; a name is how a new draft finds its document, so rename one of "
-                    "them or import them in separate batches.", filename))
-            elif new_only and earlier != i:
-                problems.append(UnsupportedDocument(
-                    f"This file has the same content as {prepared[earlier][1]} in this batch.",
-                    filename))
-        if not new_only:
-            return problems
-        stored = {sha: (title, name, n) for sha, title, name, n in s.execute(
-            select(Version.sha256, Document.title, Document.filename, Version.version)
-            .join(Document, Version.document_id == Document.id)
-            .where(Document.project_id == project_id, Version.sha256.in_(list(first))))}
-        for sha, i in first.items():
-            if sha in stored:
-                title, name, number = stored[sha]
-                problems.append(UnsupportedDocument(
-                    f"This file is already in the project as “{title}” ({name}, version "
-                    f"{number}); the same content is never stored twice.", prepared[i][1]))
-        return problems
-
     def _store(self, s: Session, project_id: int, data: records.VersionData, filename: str,
                role: str | None) -> ImportResult:
-        same = s.execute(
-            select(Document, Version).join(Version, Version.document_id == Document.id)
-            .where(Document.project_id == project_id, Version.sha256 == data.sha256)
-            .order_by(Version.version.desc()).limit(1)).first()
-        if same is not None:
-            doc = same[0]
-            return ImportResult(self._doc_info(s, doc), "duplicate")
+        """Bytes that are a document's latest version: "duplicate", nothing written. Bytes of
+        an older version: "restored", a new latest version sharing that version's content
+        (records.write_restored), whatever the file's name."""
+        match = batches.content_matches(s, project_id, [data.sha256]).get(data.sha256)
+        if match is not None:
+            doc, ver, is_latest = match
+            if is_latest:
+                return ImportResult(self._doc_info(s, doc), "duplicate")
+            if role is not None:
+                doc.role = role
+            row = records.write_restored(s, doc, records.next_version_number(s, doc.id), ver)
+            source = s.get(Version, ver.content_id)
+            return ImportResult(records.document_info(doc, row), "restored",
+                                restored_from=source.version)
         doc = s.scalars(select(Document).where(Document.project_id == project_id,
                                                Document.filename == filename)).first()
         status = "new_version"
@@ -266,13 +244,15 @@ class Library(LibraryStores):
         with self.reading() as s:
             self._doc_row(s, doc_id)
             rows = s.scalars(select(Version).where(Version.document_id == doc_id)
-                             .order_by(Version.version))
-            return [records.version_info(v) for v in rows]
+                             .order_by(Version.version)).all()
+            numbers = {v.id: v.version for v in rows}
+            return [records.version_info(v, numbers[v.content_version_id]
+                                         if v.content_version_id else None) for v in rows]
 
     def sections(self, doc_id: int, version: int | None = None) -> list[SectionInfo]:
         with self.reading() as s:
             ver = self._version_row(s, doc_id, version)
-            rows = s.scalars(select(Section).where(Section.version_id == ver.id)
+            rows = s.scalars(select(Section).where(Section.version_id == ver.content_id)
                              .order_by(Section.ordinal))
             return [records.section_info(r, doc_id) for r in rows]
 
@@ -281,7 +261,7 @@ class Library(LibraryStores):
         """The first section (by position) carrying `anchor`, in the latest version by default."""
         with self.reading() as s:
             ver = self._version_row(s, doc_id, version)
-            row = s.scalars(select(Section).where(Section.version_id == ver.id,
+            row = s.scalars(select(Section).where(Section.version_id == ver.content_id,
                                                   Section.anchor == anchor)
                             .order_by(Section.ordinal).limit(1)).first()
             return None if row is None else records.section_info(row, doc_id)
@@ -289,13 +269,13 @@ class Library(LibraryStores):
     def original_bytes(self, doc_id: int, version: int | None = None) -> bytes:
         with self.reading() as s:
             ver = self._version_row(s, doc_id, version)
-            return s.scalar(select(Version.original).where(Version.id == ver.id))
+            return s.scalar(select(Version.original).where(Version.id == ver.content_id))
 
     def text(self, doc_id: int, version: int | None = None) -> str:
         """The parsed, readable text of a version (latest by default)."""
         with self.reading() as s:
             ver = self._version_row(s, doc_id, version)
-            return s.scalar(select(Version.text).where(Version.id == ver.id))
+            return s.scalar(select(Version.text).where(Version.id == ver.content_id))
 
     def set_role(self, doc_id: int, role: str) -> DocumentInfo:
         """Change a document's role (draft, notes, reference, style); versions keep theirs."""

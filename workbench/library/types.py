@@ -42,6 +42,7 @@ class VersionInfo:
     tokens: int | None
     stats: dict
     imported_at: datetime
+    restored_from: int | None = None  # the older version whose content this one restores
 
 
 @dataclass(frozen=True)
@@ -75,4 +76,5 @@ class SearchHit:
 @dataclass(frozen=True)
 class ImportResult:
     document: DocumentInfo
-    status: str  # "created" | "new_version" | "duplicate"
+    status: str  # "created" | "new_version" | "restored" | "duplicate"
+    restored_from: int | None = None  # "restored": the version number whose bytes came back

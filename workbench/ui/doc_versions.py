@@ -1,5 +1,5 @@
 """The Library tab's version history: the chosen document's versions (when each was imported,
-its size and tokens), any version opened to read its sections, and two versions compared
+its size and tokens, which older version a restored one brings back), any version opened to read its sections, and two versions compared
 scene by scene (unchanged, changed with its lines, added, cut).
 Glue only: history and diff come from the Workbench facade. Does not know SQL.
 """
@@ -10,7 +10,7 @@ import pandas as pd
 
 from workbench.ui.feedback import friendly
 
-HISTORY_HEADERS = ["Version", "Imported", "Tokens", "Bytes", "SHA-256"]
+HISTORY_HEADERS = ["Version", "Imported", "Tokens", "Bytes", "SHA-256", "Restores"]
 DIFF_HEADERS = ["Before", "After", "Scene", "Change", "Lines changed"]
 OPEN_HEADERS = ["Anchor", "Heading / speaker", "Text"]
 EXCERPT = 200
@@ -39,7 +39,8 @@ def wire(wb, document, history, older, newer, show, compare, shown, diff) -> Non
             return pd.DataFrame([], columns=HISTORY_HEADERS), empty, empty
         versions = wb.versions(int(document_id))
         rows = [[v.version, f"{v.imported_at:%Y-%m-%d %H:%M}", v.tokens, v.size_bytes,
-                 v.sha256[:12]] for v in versions]
+                 v.sha256[:12], f"v{v.restored_from}" if v.restored_from else ""]
+                for v in versions]
         numbers = [v.version for v in versions]
         return (pd.DataFrame(rows, columns=HISTORY_HEADERS),
                 gr.Dropdown(choices=numbers, value=numbers[-2] if len(numbers) > 1 else

@@ -1,5 +1,5 @@
-"""The Library tab: projects, drag-and-drop import, the document table, structure preview,
-search and delete.
+"""The Library tab: projects, drag-and-drop import (a role per dropped file, then Import; see
+import_roles.py), the document table, structure preview, search and delete.
 
 Handlers are thin: each calls the Workbench facade (ctx.workbench) and turns its plain
 dataclasses into tables. A bad file shows one error listing each file's problem, and the
@@ -8,14 +8,15 @@ Does not know: formats, SQL or models.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 import pandas as pd
 
 from workbench.context import AppContext
 from workbench.errors import ImportRejected, WorkbenchError
-from workbench.importers.base import ROLES
 from workbench.summaries import clock, stats_summary
-from workbench.ui import doc_roles, doc_versions, project_memory
+from workbench.ui import doc_roles, doc_versions, import_roles, project_memory
 from workbench.ui.feedback import friendly
 from workbench.ui.wording import for_ui
 
@@ -68,12 +69,9 @@ def build(ctx: AppContext) -> None:
                                   scale=3, elem_id="lh-new-project")
             create = gr.Button("Create project", variant="primary", scale=1,
                                elem_id="lh-create")
-        with gr.Row():
-            files = gr.File(label=f"Drop documents here ({FILE_TYPES_HINT})",
-                            file_count="multiple", type="filepath", scale=4,
-                            elem_id="lh-files")
-            role = gr.Radio(list(ROLES), value="draft", label="Role of new files", scale=1,
-                            elem_id="lh-import-role")
+        files = gr.File(label=f"Drop documents here ({FILE_TYPES_HINT}), then press Import",
+                        file_count="multiple", type="filepath", elem_id="lh-files")
+        role, start, staged, chosen = import_roles.build()
         status = gr.Markdown(elem_id="lh-status")
         remembered = project_memory.holder()
         table = gr.Dataframe(value=_frame([], DOC_HEADERS), label="Documents",
@@ -113,24 +111,29 @@ def build(ctx: AppContext) -> None:
         return frame, choices, _frame([], HIT_HEADERS)
 
     @friendly("Nothing was imported", 4)
-    def import_files(name: str | None, paths: list[str] | None, file_role: str,
-                     progress=gr.Progress()):
+    def import_files(name: str | None, paths: list[str] | None, file_role: str | None,
+                     roles: dict | None = None, progress=gr.Progress()):
+        """`file_role` is every file's role (draft if none) unless `roles` (file name ->
+        role, the per-file table) names another."""
         if not paths:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), "Drop the files to import first."
         if not name:
-            raise WorkbenchError("Create or select a project first, then drop the files again.")
+            raise WorkbenchError("Create or select a project first, then press Import again.")
 
         def report(done: int, total: int, filename: str) -> None:
             progress((done, total), desc=f"Reading {filename}" if filename else "Saving",
                      unit="files")
 
         try:
-            results = wb.import_files(name, paths, role=file_role, progress=report)
+            names = {Path(p).name for p in paths}
+            results = wb.import_files(
+                name, paths, role=file_role or "draft", progress=report,
+                roles={n: r for n, r in (roles or {}).items() if n in names and r})
         except ImportRejected as exc:
             gr.Warning(for_ui(str(exc)), duration=None, title="Nothing was imported")
             problems = "\n".join(f"- {p}" for p in exc.problems)
             return None, gr.skip(), gr.skip(), f"**Nothing was imported:**\n{problems}"
-        lines = [f"- **{r.document.title}**: {_status_text(r.status, r.document.version)}, "
+        lines = [f"- **{r.document.title}**: {_status_text(r)}, {r.document.role}, "
                  f"{stats_summary(r.document.stats)}" for r in results]
         message = f"Imported {len(results)} file{'s' if len(results) != 1 else ''}:\n"
         frame, choices = document_views(name)
@@ -194,8 +197,11 @@ def build(ctx: AppContext) -> None:
     shown = project.change(show_project, [project], [table, document, hits],
                            api_name="show_project")
     project_memory.remember(shown)
-    files.upload(import_files, [project, files, role], [files, table, document, status],
-                 api_name="import_files")
+    import_roles.wire(wb, project, files, role, staged, chosen)
+    start.click(import_files, [project, files, role, chosen],
+                [files, table, document, status], api_name="import_files").then(
+        lambda kept: (gr.skip(), gr.skip()) if kept else ({}, {}), [files], [staged, chosen],
+        **private)  # the role table goes with the files it was for
     doc_roles.wire(wb, project, document, doc_role, set_role, table, status, document_views)
     doc_versions.wire(wb, document, *version_parts)
     document.change(show_document, [document], [details, structure, confirm_row],
@@ -207,6 +213,9 @@ def build(ctx: AppContext) -> None:
     search.click(do_search, [project, query], [hits], api_name="search")
     query.submit(do_search, [project, query], [hits], **private)
 
-def _status_text(status: str, version: int) -> str:
+def _status_text(result) -> str:
+    version = result.document.version
+    if result.status == "restored":
+        return f"restored v{result.restored_from} as v{version}"
     return {"created": "new", "new_version": f"new version {version}",
-            "duplicate": "already there, unchanged"}.get(status, status)
+            "duplicate": "already there, unchanged"}.get(result.status, result.status)

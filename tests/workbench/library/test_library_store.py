@@ -101,9 +101,9 @@ def test_created_duplicate_and_new_version(library, kitchen, make_screenplay):
     assert [s.anchor for s in library.sections(doc.id, version=1)] == ["Sc. 1", "Sc. 2", "Sc. 3"]
     assert [s.heading for s in library.sections(doc.id)] == ["INT. KITCHEN - DAWN"]
     assert library.text(doc.id, version=1) == kitchen.text
-    # Reverting to old bytes is a duplicate of version 1, not a third version.
-    assert library.add_document("Film", kitchen, b"draft one", "kitchen.fountain").status \
-        == "duplicate"
+    # Reverting to old bytes restores version 1 as a third version (test_library_restore.py).
+    back = library.add_document("Film", kitchen, b"draft one", "kitchen.fountain")
+    assert (back.status, back.restored_from, back.document.version) == ("restored", 1, 3)
     assert len(library.documents("Film")) == 1
 
 
