@@ -6,8 +6,8 @@ Owns the arithmetic only: the runner feeds a `Meter` the engine's prompt-reading
 each written piece as they come; the UI renders the `Figures` it hands back. Knows nothing of
 jobs, the database or gradio. The clock is injectable so tests can drive it.
 
-Estimates: reading speed is prompt tokens read per second since this step's first report (the
-prefix cache's share is excluded); writing speed is pieces written per second since the first
+Estimates: reading speed is prompt tokens per second over the latest chunk (each chunk attends
+to all before it, so later ones are slower; the prefix cache's share is excluded); writing speed is pieces written per second since the first
 (a piece is one token nearly always); time left is the rest of this step at those speeds, the
 answer counted at its full token limit (it may end sooner), plus the plan's remaining steps at
 the average of those already done.
@@ -45,7 +45,7 @@ class Meter:
         self.clock = clock
         self.phase, self.step, self.total, self.max_new = "whole", 1, 1, 0
         self.done, self.prompt, self.cached, self.written = 0, 0, 0, 0
-        self.read_from: tuple[float, int] | None = None  # (time, tokens) of the first report
+        self.read_from: tuple[float, int] | None = None  # (time, tokens) of the last report
         self.read_rate: float | None = None
         self.first_piece: float | None = None
         self.write_rate: float | None = None  # kept across steps: the model's pace
@@ -62,10 +62,9 @@ class Meter:
     def reading(self, done: int, total: int, cached: int = 0) -> Figures:
         now = self.clock()
         self.done, self.prompt, self.cached = done, total, cached
-        if self.read_from is None:
-            self.read_from = (now, done)
-        elif now > self.read_from[0] and done > self.read_from[1]:
+        if self.read_from is not None and now > self.read_from[0] and done > self.read_from[1]:
             self.read_rate = (done - self.read_from[1]) / (now - self.read_from[0])
+        self.read_from = (now, done)  # the latest chunk's pace: later chunks read slower
         return self.figures()
 
     def wrote(self, pieces: int = 1) -> Figures:

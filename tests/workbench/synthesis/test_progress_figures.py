@@ -79,3 +79,14 @@ def test_a_plan_shows_steps_done_of_total_and_the_rest_at_the_average(clock):
     last = meter.start_step("reduce", 4, 4, 10)
     assert last.where == "combining step 4 of 4" and last.percent == 75
     assert last.as_dict()["text"] == "combining step 4 of 4 · reading the prompt 0%"
+
+
+def test_time_left_follows_the_latest_chunk_which_reads_slower(clock):
+    meter = Meter(clock)
+    meter.start_step("whole", 1, 1, 0)
+    meter.reading(0, 3072)
+    clock.now += 2
+    meter.reading(1024, 3072)  # 512 tokens/s
+    clock.now += 4
+    shown = meter.reading(2048, 3072)  # 256 tokens/s now: 1024 left is 4 s, not 3
+    assert shown.percent == 66 and shown.seconds_left == pytest.approx(4.0)
