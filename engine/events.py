@@ -12,6 +12,9 @@ result; `GenerationParams.tools` offers definitions and `tool_choice` says wheth
 may ("auto"), must ("required", or a tool's name) or must not ("none") call one. A backend
 that calls a tool streams `ToolCallDelta`s and ends with `Done("tool_calls")`.
 `response_format` (a JSON Schema, or `{}` for any JSON object) asks for structured text.
+`PrefillProgress` says how far the local decode loop has read the prompt (before the first
+delta); it carries no answer, so every consumer that does not show progress skips it and
+remote backends never send it.
 """
 from __future__ import annotations
 
@@ -97,6 +100,17 @@ class ToolCallDelta:
 
 
 @dataclass(frozen=True)
+class PrefillProgress:
+    """The prompt read so far: `done_tokens` of `total_tokens`, of which `cached_tokens` came
+    from the prefix cache (sent once at the start, then after each prefill chunk)."""
+
+    done_tokens: int
+    total_tokens: int
+    cached_tokens: int = 0
+    kind: Literal["prefill"] = "prefill"
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int
     completion_tokens: int
@@ -113,7 +127,7 @@ class Done:
     guard: str | None = None  # why the loop guard ended it ("loop: ...", "markup: ...")
 
 
-Event = Union[TextDelta, ThinkingDelta, ToolCallDelta, Usage, Done]
+Event = Union[TextDelta, ThinkingDelta, ToolCallDelta, PrefillProgress, Usage, Done]
 
 
 @dataclass
@@ -130,7 +144,8 @@ class Completion:
     tool_calls: list[ToolCall] = field(default_factory=list)
 
     def add(self, ev: Event) -> None:
-        """Fold one event in; `collect` drains a stream with it, the HTTP API an async one."""
+        """Fold one event in; `collect` drains a stream with it, the HTTP API an async one.
+        PrefillProgress carries no answer and changes nothing."""
         if isinstance(ev, TextDelta):
             self.text += ev.text
         elif isinstance(ev, ThinkingDelta):

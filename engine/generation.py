@@ -15,7 +15,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from engine.events import Done, Event, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.events import (Done, Event, GenerationParams, PrefillProgress, TextDelta,
+                           ThinkingDelta, Usage)
 from engine.loop_guard import filter_events, guard_for
 
 PREFILL_CHUNK = 1024  # tokens per prefill forward: bounds eager attention's S x S scores
@@ -107,8 +108,18 @@ def _own_cpu_share() -> float:
     return _SELF.cpu_percent(None) / 100.0
 
 
-def prefill(model, input_ids, cache, cancel: threading.Event | None = None):
-    """Run the prompt through the model in chunks; returns last-position logits (V,) or None."""
+def run_to_end(steps: Iterator):
+    """Drain a step generator (one that yields progress and returns a value); its value."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value
+
+
+def prefill_steps(model, input_ids, cache, cancel: threading.Event | None = None):
+    """Run the prompt through the model in chunks, yielding the tokens read after each;
+    returns last-position logits (V,) or None when cancelled."""
     logits = None
     total = input_ids.shape[1]
     for start in range(0, total, PREFILL_CHUNK):
@@ -117,7 +128,13 @@ def prefill(model, input_ids, cache, cancel: threading.Event | None = None):
         chunk = input_ids[:, start:start + PREFILL_CHUNK]  # (1, C)
         out = model(input_ids=chunk, past_key_values=cache, use_cache=True, logits_to_keep=1)
         logits = out.logits[0, -1]
+        yield min(start + PREFILL_CHUNK, total)
     return logits
+
+
+def prefill(model, input_ids, cache, cancel: threading.Event | None = None):
+    """Run the prompt through the model in chunks; returns last-position logits (V,) or None."""
+    return run_to_end(prefill_steps(model, input_ids, cache, cancel))
 
 
 def decode_step(model, token, cache):
@@ -139,17 +156,23 @@ class GenericRunner:
         self.token = torch.empty((1, 1), dtype=torch.long, device=model.device)  # reused
 
     def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
+        return run_to_end(self.prefill_steps(prompt_ids, cancel, prefix_cache))
+
+    def prefill_steps(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
+        """Yields prompt tokens read so far (first what the prefix cache gave); returns logits."""
         import torch
         from transformers.cache_utils import DynamicCache
 
         if prefix_cache is not None:  # its store waits for close(): not before the first token
-            self.cache, logits = prefix_cache.prefill(self.model, prompt_ids, cancel, defer=True)
+            self.cache, logits = yield from prefix_cache.prefill_steps(
+                self.model, prompt_ids, cancel, defer=True)
             self.cached_tokens = prefix_cache.last.get("cached_tokens", 0)
             self.prefix_cache = prefix_cache
             return logits
         self.cache = DynamicCache(config=self.model.config)
         ids = torch.tensor([prompt_ids], dtype=torch.long, device=self.model.device)  # (1, P)
-        return prefill(self.model, ids, self.cache, cancel)
+        yield 0
+        return (yield from prefill_steps(self.model, ids, self.cache, cancel))
 
     def decode(self, token_id: int):
         self.token.fill_(token_id)
@@ -174,16 +197,21 @@ class FastRunner:
         self.token = torch.empty((1,), dtype=torch.long)  # reused every step
 
     def prefill(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
+        return run_to_end(self.prefill_steps(prompt_ids, cancel, prefix_cache))
+
+    def prefill_steps(self, prompt_ids: list[int], cancel=None, prefix_cache=None):
+        """Yields prompt tokens read so far (first what the prefix cache gave); returns logits."""
         import torch
 
         if prefix_cache is not None:  # stored KV is copied into the preallocated cache
-            logits = prefix_cache.prefill_fast(self.fast, self.cache, prompt_ids, PREFILL_CHUNK,
-                                               cancel, defer=True)
+            logits = yield from prefix_cache.prefill_fast_steps(
+                self.fast, self.cache, prompt_ids, PREFILL_CHUNK, cancel, defer=True)
             self.cached_tokens = prefix_cache.last.get("cached_tokens", 0)
             self.prefix_cache = prefix_cache
             return logits
         ids = torch.tensor(prompt_ids, dtype=torch.long)  # (P,)
-        return self.fast.prefill(ids, self.cache, PREFILL_CHUNK, cancel)
+        yield 0
+        return (yield from self.fast.prefill_steps(ids, self.cache, PREFILL_CHUNK, cancel))
 
     def decode(self, token_id: int):
         self.token.fill_(token_id)
@@ -291,7 +319,9 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
                   cancel: threading.Event | None = None,
                   threads: int | None = None, prefix_cache=None,
                   constraint=None) -> Iterator[Event]:
-    """Generate from `prompt_ids`; yields deltas, then Usage, then Done (never raises mid-way).
+    """Generate from `prompt_ids`; yields PrefillProgress while it reads the prompt (once with
+    what the prefix cache gave, then after each chunk), then deltas, then Usage, then Done
+    (never raises mid-way).
 
     `threads`: torch CPU threads for this generation (None: `choose_threads()` at the start).
     `prefix_cache`: an engine.prefix_cache.PrefixCache; its `prefill` (or `prefill_fast` on the
@@ -314,7 +344,17 @@ def stream_tokens(model, tokenizer, prompt_ids: list[int], params: GenerationPar
     try:
         with torch.inference_mode():
             runner = open_runner(model, len(prompt_ids) + budget)
-            logits = runner.prefill(prompt_ids, cancel, prefix_cache)
+            steps, total = runner.prefill_steps(prompt_ids, cancel, prefix_cache), len(prompt_ids)
+            first = True
+            while True:  # the prompt is read in chunks: say how far after each
+                try:
+                    done = next(steps)
+                except StopIteration as stop:
+                    logits = stop.value
+                    break
+                if first:  # the first figure is what the prefix cache gave
+                    cached, first = done, False
+                yield PrefillProgress(done, total, cached)
             cached = runner.cached_tokens
             sample = StepSampler.from_params(params, device)
             while True:

@@ -318,10 +318,17 @@ class PrefixCache:
         when cancelled). Restores the longest stored prefix, prefills the rest, stores the new
         prefix: now, or with `defer` at `flush` (after the answer, so writing the entry does
         not delay the first token; a V4 state is always written at its boundary)."""
+        from engine.generation import run_to_end
+
+        return run_to_end(self.prefill_steps(model, prompt_ids, cancel, defer))
+
+    def prefill_steps(self, model, prompt_ids: list[int], cancel=None, defer: bool = False):
+        """`prefill`, yielding the prompt tokens read so far: first the restored prefix, then
+        after each chunk. Holds the lock while suspended (the backend runs one at a time)."""
         import torch
         from transformers.cache_utils import DynamicCache
 
-        from engine.generation import prefill
+        from engine.generation import prefill_steps
 
         with self._lock:
             started = time.perf_counter()
@@ -341,9 +348,16 @@ class PrefixCache:
                 [last] if last >= hit + self.block else []
             pieces = [hit, *marks, len(prompt_ids)] if v4 else [hit, len(prompt_ids)]
             stored, note, store_s, logits = 0, None, 0.0, None
+            yield hit
             for a, b in zip(pieces, pieces[1:]):
                 ids = torch.tensor([prompt_ids[a:b]], dtype=torch.long, device=model.device)
-                logits = prefill(model, ids, cache, cancel)  # (1, b - a) through the model
+                steps = prefill_steps(model, ids, cache, cancel)  # (1, b - a) through the model
+                while True:
+                    try:
+                        yield a + next(steps)
+                    except StopIteration as stop:
+                        logits = stop.value
+                        break
                 if logits is None:
                     break
                 mark = b if v4 else last
@@ -372,6 +386,14 @@ class PrefixCache:
         stored prefix, prefill the rest on the fast forward, store the new prefix (now, or at
         `flush` with `defer`); returns the last-position logits or None when cancelled. Same
         entries as `prefill`'s."""
+        from engine.generation import run_to_end
+
+        return run_to_end(self.prefill_fast_steps(fast, kv, prompt_ids, chunk, cancel, defer))
+
+    def prefill_fast_steps(self, fast, kv, prompt_ids: list[int], chunk: int, cancel=None,
+                           defer: bool = False):
+        """`prefill_fast`, yielding the prompt tokens read so far (first the restored
+        prefix, then after each chunk)."""
         import torch
 
         with self._lock:
@@ -387,7 +409,8 @@ class PrefixCache:
             kv.length = hit
             loaded = time.perf_counter()
             ids = torch.tensor(prompt_ids[hit:], dtype=torch.long)  # (P - hit,)
-            logits = fast.prefill(ids, kv, chunk, cancel)
+            yield hit
+            logits = yield from fast.prefill_steps(ids, kv, chunk, cancel)
             boundary = (len(prompt_ids) - 1) // self.block * self.block
             stored, note, store_s = 0, None, 0.0
             if logits is not None and boundary >= hit + self.block:

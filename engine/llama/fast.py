@@ -252,11 +252,18 @@ class FastLlama:
     def prefill(self, ids, cache: KVCache, chunk: int = 1024, cancel=None):
         """Append `ids` (T,) to the cache in chunks; last-position logits (V,), or None if
         `cancel` was set between chunks."""
+        from engine.generation import run_to_end
+
+        return run_to_end(self.prefill_steps(ids, cache, chunk, cancel))
+
+    def prefill_steps(self, ids, cache: KVCache, chunk: int = 1024, cancel=None):
+        """`prefill`, yielding the cache's length after each chunk; returns the logits."""
         logits = None
         for start in range(0, ids.shape[0], chunk):
             if cancel is not None and cancel.is_set():
                 return None
             logits = self.forward(ids[start:start + chunk], cache)
+            yield cache.length
         return logits
 
     def decode(self, token, cache: KVCache):

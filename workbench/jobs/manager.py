@@ -56,7 +56,7 @@ class JobReporter:
                  lost: Callable[[], bool] | None = None):
         self.store, self.job_id, self.listener, self.lost = store, job_id, listener, lost
         self.text, self.last_write, self.last_poll, self.stop = "", 0.0, 0.0, False
-        self.state = Progress("queued")
+        self.state, self.figures = Progress("queued"), None
 
     def __call__(self, p: Progress) -> None:
         if self.listener is not None:
@@ -68,11 +68,14 @@ class JobReporter:
         self.text += p.delta
         if not p.delta and not p.thinking:
             self.state = p
+        if p.figures is not None:
+            self.figures = p.figures
         now = time.monotonic()
         if changed or now - self.last_write >= WRITE_EVERY_S:
             self.last_write = now
             self.store.progress(self.job_id, self.state.phase, self.state.step,
-                                self.state.steps_total, self.state.message, self.text)
+                                self.state.steps_total, self.state.message, self.text,
+                                figures=self.figures)
 
     def should_stop(self) -> bool:
         if self.lost is not None and self.lost():  # a worker that no longer holds the job

@@ -48,6 +48,7 @@ class Job(Base):
     worker_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     result: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # besides an artifact
+    figures: Mapped[dict | None] = mapped_column(JSON, nullable=True)  # the progress bar's
 
 
 class JobStep(Base):

@@ -55,6 +55,7 @@ class JobInfo:
     lease_expires_at: datetime | None = None
     result: dict | None = None
     owner_host: str | None = None
+    figures: dict | None = None  # progress_figures.Figures.as_dict() while it runs
 
     @property
     def finished(self) -> bool:
@@ -140,6 +141,7 @@ def job_info(row: Job) -> JobInfo:
         detached=bool(row.detached), worker_id=row.worker_id,
         lease_expires_at=row.lease_expires_at,
         result=dict(row.result) if row.result is not None else None, owner_host=row.owner_host,
+        figures=dict(row.figures) if row.figures else None,
     )
 
 
@@ -225,11 +227,13 @@ class JobStore:
             return job_info(row)
 
     def progress(self, job_id: int, phase: str, step: int, steps_total: int, message: str = "",
-                 partial_text: str | None = None) -> None:
+                 partial_text: str | None = None, figures: dict | None = None) -> None:
         values = dict(phase=phase, step=step, steps_total=steps_total, message=message,
                       heartbeat_at=utcnow())
         if partial_text is not None:
             values["partial_text"] = partial_text
+        if figures is not None:
+            values["figures"] = figures
         with Session(self._write) as s, s.begin():
             s.execute(update(Job).where(Job.id == job_id).values(**values))
 

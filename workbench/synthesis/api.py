@@ -103,6 +103,13 @@ class SynthesisMixin:
         request = self.synthesis_request(project, task, prompt, documents, **options)
         return plan(request, self.model_backend(request.model), self.library)
 
+    def map_reduce_parts(self, planned):
+        """The parts (budget.Chunk) a map-reduce of `planned` (from plan_synthesis) reads,
+        without running it; BudgetExceeded when it cannot run that way."""
+        from workbench.synthesis.runner import chunk_plan
+
+        return chunk_plan(planned, self.model_backend(planned.request.model))
+
     def synthesize(self, project: str, task: str = "free", prompt: str = "",
                    documents: Sequence[int] = (), *, background: bool = False,
                    detach: bool = False, progress: Callable | None = None, **options):

@@ -101,6 +101,16 @@ def header(chunks: Sequence[Chunk], budget: Budget) -> str:
             f"others.*\n\n")
 
 
+def describe_parts(chunks: Sequence[Chunk]) -> list[str]:
+    """The plan shown before a map-reduce runs: a headline, then each part and its tokens."""
+    n = len(chunks)
+    most = max((c.prompt_tokens for c in chunks), default=0)
+    lines = [f"Plan: map-reduce in {n} part{'s' if n != 1 else ''} of at most {most:,} tokens "
+             f"each, then their notes are combined into one answer"]
+    return lines + [f"part {c.index + 1} of {n}: {c.label}: {c.prompt_tokens:,} tokens"
+                    for c in chunks]
+
+
 def group(backend, notes: Sequence[StepResult], build, limit: int) -> list[list[StepResult]]:
     """Consecutive groups of notes whose reduce prompt fits `limit` tokens."""
     groups: list[list[StepResult]] = [[]]

@@ -19,7 +19,8 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Callable, Protocol
 
-from engine.events import Done, GenerationParams, TextDelta, ThinkingDelta, Usage
+from engine.events import (Done, GenerationParams, PrefillProgress, TextDelta, ThinkingDelta,
+                           Usage)
 from engine.backends.describe import describe
 from engine.errors import Cancelled
 
@@ -34,6 +35,7 @@ from workbench.synthesis.packing import Packed, Source, pack
 from workbench.synthesis.plans import StepPlan
 from workbench.synthesis.plans import run as step_plans
 from workbench.synthesis.plans.chooser import Choice
+from workbench.synthesis.progress_figures import Meter
 from workbench.synthesis.templates import Template, get_template
 
 STRATEGIES = ("auto", "whole", "map-reduce")
@@ -81,6 +83,7 @@ class Progress:
     message: str = ""
     delta: str = ""  # answer text since the last call
     thinking: str = ""  # reasoning text since the last call
+    figures: dict | None = None  # progress_figures.Figures.as_dict(): the bar's figures
 
 
 class StepStore(Protocol):
@@ -235,31 +238,40 @@ def chunk_plan(p: Plan, backend) -> list[Chunk]:
 
 
 def _stream_step(backend, messages, params: GenerationParams, progress, should_stop,
-                 phase: str, step: int, total: int, label: str) -> StepResult:
+                 phase: str, step: int, total: int, label: str, meter: Meter) -> StepResult:
     cancel = threading.Event()
     started = time.perf_counter()
     where = {"map": "map step ", "reduce": "reduce step ", "step": "step "}.get(phase)
     where = f"{where}{step} of {total}: " if where else ""
-    progress(Progress("prefill" if phase == "whole" else phase, step, total,
-                      f"{where}reading the prompt ({label})"))
+    reading = f"{where}reading the prompt ({label})"
+    shown = meter.start_step(phase, step, total, params.max_new_tokens).as_dict()
+    progress(Progress("prefill" if phase == "whole" else phase, step, total, reading,
+                      figures=shown))
     text, thinking, usage, first, ttft, guard = [], [], None, True, None, None
     for ev in backend.stream(messages, params, cancel):
         if should_stop():
             cancel.set()
+        if isinstance(ev, PrefillProgress):  # the local engine reading the prompt
+            shown = meter.reading(ev.done_tokens, ev.total_tokens, ev.cached_tokens).as_dict()
+            progress(Progress("prefill" if phase == "whole" else phase, step, total, reading,
+                              figures=shown))
+            continue
+        if isinstance(ev, (TextDelta, ThinkingDelta)):
+            shown = meter.wrote().as_dict()
         if ttft is None and isinstance(ev, (TextDelta, ThinkingDelta, Usage)):
             ttft = time.perf_counter() - started  # Usage first: the answer began with its end
         if isinstance(ev, (TextDelta, ThinkingDelta)) and first:
             first = False
             progress(Progress("generating" if phase == "whole" else phase, step, total,
-                              f"{where}generating"))
+                              f"{where}generating", figures=shown))
         if isinstance(ev, TextDelta):
             text.append(ev.text)
             progress(Progress("generating" if phase == "whole" else phase, step, total,
-                              delta=ev.text))
+                              delta=ev.text, figures=shown))
         elif isinstance(ev, ThinkingDelta):
             thinking.append(ev.text)
             progress(Progress("generating" if phase == "whole" else phase, step, total,
-                              thinking=ev.text))
+                              thinking=ev.text, figures=shown))
         elif isinstance(ev, Usage):
             usage = ev
         elif isinstance(ev, Done):
@@ -268,6 +280,7 @@ def _stream_step(backend, messages, params: GenerationParams, progress, should_s
                 raise Cancelled("the job was cancelled")
             if ev.finish_reason == "error":
                 raise WorkbenchError(f"the model failed: {ev.error}")
+    meter.finish_step()
     prompt_tokens = usage.prompt_tokens if usage else backend.count_tokens(messages)
     completion = usage.completion_tokens if usage else 0
     return StepResult(label, "".join(text), prompt_tokens, completion,
@@ -294,6 +307,8 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
             raise refuse(p.budget)
         strategy = "whole"
 
+    meter = Meter()  # rates measured in this run: the bar's percent, tokens/s, time left
+
     def run_step(key, label, messages, max_new, phase, step, total,
                  penalty: float = 1.0) -> StepResult:
         done = steps.get(key)
@@ -308,7 +323,7 @@ def run_synthesis(request: SynthesisRequest, backend, library, *,
                                   repetition_penalty=penalty, loop_guard=LOOP_NGRAM,
                                   stop_markup=STOP_MARKUP)
         res = _stream_step(backend, messages, params, progress, should_stop, phase, step,
-                           total, label)
+                           total, label, meter)
         if should_stop():
             raise Cancelled("the job was cancelled")
         steps.put(key, res)

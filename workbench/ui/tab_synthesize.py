@@ -19,10 +19,12 @@ import gradio as gr
 
 from workbench.context import AppContext
 from workbench.engine_control import model_names
+from workbench.synthesis.mapreduce import describe_parts
 from workbench.synthesis.templates import TEMPLATES
 from workbench.ui import artifact_rows, doc_defaults, facts_views, project_memory
 from workbench.ui.answer_view import answer_html
 from workbench.ui.feedback import friendly
+from workbench.ui.synthesis_progress import bar_html, parts_html
 from workbench.ui.wording import for_ui
 
 COLORS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#e45756", "#72b7b2", "#9d755d")
@@ -200,7 +202,8 @@ def build(ctx: AppContext) -> None:
         backend = backend_for(args["model"])
         planned = wb.plan_synthesis(args.pop("project"), args.pop("task"), args.pop("prompt"),
                                     args.pop("documents"), **args)
-        plan = f'<p id="lh-syn-plan">{html.escape(planned.plan_text)}</p>'
+        plan = f'<p id="lh-syn-plan">{html.escape(planned.plan_text)}</p>' if not mr else \
+            parts_html(describe_parts(wb.map_reduce_parts(planned)))  # what map-reduce reads
         return budget_html(planned.budget) + plan + trust_html(
             wb, p, backend.name, backend.model, planned.budget.prompt_tokens)
 
@@ -219,8 +222,8 @@ def build(ctx: AppContext) -> None:
             where = f" {snap.step}/{snap.steps_total}" if snap.steps_total else ""
             text = html.escape(snap.partial_text)
             yield (job.id, f"job {snap.id}: {snap.status} · {snap.phase}{where} · "
-                   f"{snap.message}", f'<div id="lh-answer" style="white-space:pre-wrap">'
-                   f"{text}</div>", gr.skip())
+                   f"{snap.message}", bar_html(snap.figures) + '<div id="lh-answer" '
+                   f'style="white-space:pre-wrap">{text}</div>', gr.skip())
         final = wb.job_status(job.id)
         if final.status != "done":
             yield job.id, f"job {final.id}: {final.status} {final.error or ''}", gr.skip(), \
