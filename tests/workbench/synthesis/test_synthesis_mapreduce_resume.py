@@ -72,7 +72,8 @@ def test_map_reduce_job_survives_a_kill_and_resumes(data_dir, testdocs, tmp_path
     assert out["engine"]["model"] == "smollm2-135m-instruct"
     assert out["engine"]["backend"] == "local" and out["engine"]["kernels"] == "fused"
     assert set(out["budget"]) == {"window", "prompt_tokens", "reserved_output"}
-    assert all(set(c) == {"anchor", "document_id", "verified"} for c in out["citations"])
+    assert all(set(c) == {"anchor", "document_id", "verified", "origin", "sentence"}
+               for c in out["citations"])
     assert out["strategy"] == "map-reduce"
     needed = out["budget"]["prompt_tokens"] + out["budget"]["reserved_output"]
     assert out["text"].startswith(f"*Map-reduced: the documents did not fit the model's window "

@@ -2,8 +2,8 @@
 tokens/s, seconds left; workbench/synthesis/progress_figures.py computes them), so the UI can
 draw a real progress bar whichever process runs the job.
 
-Revision ID: 0010_h_progress
-Revises: 0009_workers
+Revision ID: 0011_job_figures
+Revises: 0010_versions
 Create Date: 2026-12-07
 """
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_h_progress"
-down_revision = "0009_workers"
+revision = "0011_job_figures"
+down_revision = "0010_versions"
 branch_labels = None
 depends_on = None
 
