@@ -17,7 +17,8 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     from engine.errors import ModelLoadError
-    from engine.deepseek_v4.expert_plan import describe_plan, parse_max_memory
+    from engine.deepseek_v4.expert_plan import describe_plan
+    from engine.placement.options import parse_max_memory
     from engine.deepseek_v4.planner import Machine, describe, plan_path
 
     parser = argparse.ArgumentParser(prog="python -m engine")

@@ -169,3 +169,13 @@ def collect(events: Iterator[Event]) -> Completion:
     for ev in events:
         out.add(ev)
     return out
+
+
+def run_to_end(steps: Iterator):
+    """Drain a step generator (a prefill that yields PrefillProgress-like values and returns a
+    value); its value. Here, at the ground floor, so every prefill loop can use it."""
+    while True:
+        try:
+            next(steps)
+        except StopIteration as stop:
+            return stop.value

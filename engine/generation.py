@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Iterator
 
 from engine.events import (Done, Event, GenerationParams, PrefillProgress, TextDelta,
-                           ThinkingDelta, Usage)
+                           ThinkingDelta, Usage, run_to_end)
 from engine.loop_guard import filter_events, guard_for
 
 PREFILL_CHUNK = 1024  # tokens per prefill forward: bounds eager attention's S x S scores
@@ -106,15 +106,6 @@ def _own_cpu_share() -> float:
         _SELF.cpu_percent(None)
         return 0.0
     return _SELF.cpu_percent(None) / 100.0
-
-
-def run_to_end(steps: Iterator):
-    """Drain a step generator (one that yields progress and returns a value); its value."""
-    while True:
-        try:
-            next(steps)
-        except StopIteration as stop:
-            return stop.value
 
 
 def prefill_steps(model, input_ids, cache, cancel: threading.Event | None = None):

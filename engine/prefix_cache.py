@@ -318,7 +318,7 @@ class PrefixCache:
         when cancelled). Restores the longest stored prefix, prefills the rest, stores the new
         prefix: now, or with `defer` at `flush` (after the answer, so writing the entry does
         not delay the first token; a V4 state is always written at its boundary)."""
-        from engine.generation import run_to_end
+        from engine.events import run_to_end
 
         return run_to_end(self.prefill_steps(model, prompt_ids, cancel, defer))
 
@@ -386,7 +386,7 @@ class PrefixCache:
         stored prefix, prefill the rest on the fast forward, store the new prefix (now, or at
         `flush` with `defer`); returns the last-position logits or None when cancelled. Same
         entries as `prefill`'s."""
-        from engine.generation import run_to_end
+        from engine.events import run_to_end
 
         return run_to_end(self.prefill_fast_steps(fast, kv, prompt_ids, chunk, cancel, defer))
 

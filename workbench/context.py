@@ -64,15 +64,12 @@ def load_options(settings: Settings):
 
 
 def parse_max_memory(text: str | None) -> dict | None:
-    """'cpu=8GiB,0=20GiB' -> {'cpu': '8GiB', 0: '20GiB'}: GPU indices as ints (accelerate)."""
-    if not text:
-        return None
-    limits: dict = {}
-    for part in text.split(","):
-        device, sep, amount = part.partition("=")
-        if not sep or not device.strip() or not amount.strip():
-            raise WorkbenchError(f"--max-memory wants DEVICE=AMOUNT pairs such as "
-                                 f"'cpu=8GiB,0=20GiB', not {part.strip()!r}")
-        device = device.strip()
-        limits[int(device) if device.isdigit() else device] = amount.strip()
-    return limits
+    """'cpu=8GiB,0=20GiB' -> {'cpu': '8GiB', 0: '20GiB'}: the engine's parser (placement/
+    options.py, which `python -m engine plan` uses too), its error said as a WorkbenchError."""
+    from engine.errors import ModelLoadError
+    from engine.placement.options import parse_max_memory as parse
+
+    try:
+        return parse(text)
+    except ModelLoadError as exc:
+        raise WorkbenchError(str(exc)) from exc

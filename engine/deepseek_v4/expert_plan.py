@@ -40,21 +40,6 @@ def to_bytes(amount) -> int:
         raise ModelLoadError(f"max_memory: {amount!r} is not a size such as 8GiB") from exc
 
 
-def parse_max_memory(text: str | None) -> dict | None:
-    """'cpu=8GiB,0=20GiB' -> {'cpu': '8GiB', 0: '20GiB'} (the product's --max-memory syntax)."""
-    if not text:
-        return None
-    limits: dict = {}
-    for part in text.split(","):
-        device, sep, amount = part.partition("=")
-        if not sep or not device.strip() or not amount.strip():
-            raise ModelLoadError(f"--max-memory wants DEVICE=AMOUNT pairs such as "
-                                 f"'cpu=8GiB,0=20GiB', not {part.strip()!r}")
-        device = device.strip()
-        limits[int(device) if device.isdigit() else device] = amount.strip()
-    return limits
-
-
 def compute_device(device_map, cuda: bool) -> str:
     """Where the dense part runs: an explicit device, a map's first GPU, else cuda:0 or cpu."""
     if isinstance(device_map, int):

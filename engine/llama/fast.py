@@ -252,7 +252,7 @@ class FastLlama:
     def prefill(self, ids, cache: KVCache, chunk: int = 1024, cancel=None):
         """Append `ids` (T,) to the cache in chunks; last-position logits (V,), or None if
         `cancel` was set between chunks."""
-        from engine.generation import run_to_end
+        from engine.events import run_to_end
 
         return run_to_end(self.prefill_steps(ids, cache, chunk, cancel))
 

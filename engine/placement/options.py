@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from engine.errors import ModelLoadError
+
 QUANTIZATION_MODES = ("nf4", "fp4", "int8")  # bitsandbytes
 CPU_DECODE_MODES = ("fp16-cpu", "int8-cpu")  # fbgemm decode weights, engine/llama/fast.py
 DTYPES = ("float32", "bfloat16", "float16", "auto")
@@ -71,3 +73,18 @@ def process_rss() -> int | None:
     except ImportError:
         return None
     return psutil.Process().memory_info().rss
+
+
+def parse_max_memory(text: str | None) -> dict | None:
+    """'cpu=8GiB,0=20GiB' -> {'cpu': '8GiB', 0: '20GiB'} (the product's --max-memory syntax)."""
+    if not text:
+        return None
+    limits: dict = {}
+    for part in text.split(","):
+        device, sep, amount = part.partition("=")
+        if not sep or not device.strip() or not amount.strip():
+            raise ModelLoadError(f"--max-memory wants DEVICE=AMOUNT pairs such as "
+                                 f"'cpu=8GiB,0=20GiB', not {part.strip()!r}")
+        device = device.strip()
+        limits[int(device) if device.isdigit() else device] = amount.strip()
+    return limits
