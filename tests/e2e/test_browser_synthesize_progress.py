@@ -24,6 +24,7 @@ def test_map_reduce_plan_then_a_run_with_a_progress_bar(browser, running_app, te
     page.locator("#lh-create").click()
     expect(page.locator("#lh-project input")).to_have_value("Bob")
     page.locator("#lh-files input[type=file]").set_input_files([str(testdocs / SCRIPT)])
+    page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
 
     page.get_by_role("tab", name="Synthesize").click()
