@@ -35,7 +35,9 @@ Does not know: the tables themselves (models.py, migrations/) or the public API 
 """
 from __future__ import annotations
 
+import os
 import sqlite3
+import time
 from pathlib import Path
 
 from alembic import command
@@ -62,7 +64,7 @@ def _install_sqlite_hooks(engine: Engine, foreign_keys: bool) -> None:
     def _on_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
+        _switch_to_wal(cur)
         cur.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cur.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         cur.execute("PRAGMA synchronous=NORMAL")
@@ -72,6 +74,52 @@ def _install_sqlite_hooks(engine: Engine, foreign_keys: bool) -> None:
     def _on_begin(conn) -> None:
         immediate = conn.get_execution_options().get(WRITE_OPTION, False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _switch_to_wal(cur: sqlite3.Cursor) -> None:
+    """`PRAGMA journal_mode=WAL`, retried while another connection holds the file.
+
+    Why the retry: switching a file into WAL takes an exclusive lock without calling the busy
+    handler, so on a library still in rollback-journal mode (made by an old Longhand) the
+    switch fails at once with "database is locked" while any other process reads it. Files
+    Longhand creates are born in WAL mode (`_create_in_wal_mode`), where this is a no-op."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    delay = 0.01
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if not is_busy(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)
+
+
+def _create_in_wal_mode(path: Path) -> None:
+    """Create a missing SQLite file already in WAL mode, atomically.
+
+    Why: six processes opening a fresh data dir at once would otherwise each create the file
+    in rollback mode and race to switch it (see `_switch_to_wal`); one of them failed with
+    "database is locked" under load. The file is made beside its final name, switched, and
+    hard-linked into place (`os.link` never replaces a file another process linked first)."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.with_name(f".{path.name}.{os.getpid()}.new")
+    con = sqlite3.connect(scratch)
+    try:
+        con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+    try:
+        os.link(scratch, path)
+    except FileExistsError:
+        pass  # another process made it first: the same empty WAL file
+    except OSError:
+        pass  # no hard links on this file system: SQLite creates it, `_switch_to_wal` retries
+    finally:
+        scratch.unlink(missing_ok=True)
 
 
 def _lock_for_write(conn, timeout_s: float) -> None:
@@ -191,6 +239,7 @@ def migrate(target: Target, revision: str = "head") -> None:
     if is_postgres(url):
         return _migrate_postgres(url, revision)
     db_path = Path(target)
+    _create_in_wal_mode(db_path)
     engine = create_engine(url, poolclass=NullPool,
                            connect_args={"timeout": MIGRATE_TIMEOUT_S})
     _install_sqlite_hooks(engine, foreign_keys=False)

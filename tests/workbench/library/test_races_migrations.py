@@ -14,7 +14,7 @@ from workbench.library import db
 
 ROOT = Path(__file__).resolve().parents[3]
 PROCESSES = 6
-ROUNDS = 1
+ROUNDS = 2
 
 
 def _env() -> dict:
@@ -82,3 +82,31 @@ def test_a_migration_killed_half_way_leaves_the_file_at_its_old_revision(tmp_pat
     db.migrate(path)
     assert {r[0] for r in _revision(path)} == db._heads()
     assert {"projects", "jobs", "adapters", "trust_runs"} <= _tables(path)
+
+
+def test_a_fresh_library_file_is_born_in_wal_mode(tmp_path):
+    # Switching a file into WAL skips the busy handler: a file made in rollback mode and opened
+    # by six processes at once failed one of them with "database is locked" (CI, under load).
+    path = tmp_path / "new" / "workbench.db"
+    db._create_in_wal_mode(path)
+    header = path.read_bytes()[:20]
+    assert header.startswith(b"SQLite format 3\x00")
+    assert header[18:20] == b"\x02\x02"  # read and write versions 2: WAL
+    assert [p.name for p in path.parent.iterdir()] == ["workbench.db"]  # no scratch file left
+
+
+def test_an_old_rollback_mode_file_switches_to_wal_once_its_reader_lets_go(tmp_path):
+    import threading
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    old.execute("CREATE TABLE t (x)")
+    old.execute("BEGIN")
+    old.execute("SELECT * FROM t").fetchall()  # a shared lock held by an old reader
+    threading.Timer(0.3, lambda: old.execute("COMMIT")).start()
+    con = sqlite3.connect(path, timeout=0.05, check_same_thread=False)
+    try:
+        db._switch_to_wal(con.cursor())
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        con.close()
+        old.close()
