@@ -195,6 +195,11 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     page.locator("#lh-engine-send").click()
     expect(answer).to_have_count(2, timeout=TIMEOUT_MS)
     expect(answer.last).not_to_be_empty(timeout=TIMEOUT_MS)
+    # the next message can be typed while an answer streams: later tokens do not wipe it
+    page.locator("#lh-engine-prompt textarea").fill("And a dog?")
+    streamed = answer.last.inner_text()
+    expect(answer.last).not_to_have_text(streamed, timeout=TIMEOUT_MS)  # more tokens came
+    expect(page.locator("#lh-engine-prompt textarea")).to_have_value("And a dog?")
     page.locator("#lh-chat-stop").click()
     expect(answer.last).to_contain_text("[stopped]", timeout=TIMEOUT_MS)
     assert "Traceback" not in page.content()

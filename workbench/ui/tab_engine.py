@@ -107,10 +107,14 @@ def build(ctx: AppContext) -> None:
         shown, answer = _messages(history), ""
         cancel = stops.start(chat_controls.session_of(request))
         try:
+            # the box is emptied once, as the message is taken: later updates leave it alone,
+            # so the next message can be typed (and sent, see below) while this one streams
+            cleared = ""
             for answer in control.chat(backend, history, text or "", cancel=cancel,
                                        temperature=float(temp or 0.0),
                                        max_new_tokens=max(1, int(max_new or 1))):
-                yield shown + _messages([control.ChatTurn(text, answer)]), gr.skip(), ""
+                yield shown + _messages([control.ChatTurn(text, answer)]), gr.skip(), cleared
+                cleared = gr.skip()
         except (WorkbenchError, EngineError) as exc:
             gr.Warning(for_ui(str(exc)), duration=None, title="Chat failed")
             yield gr.skip(), gr.skip(), gr.skip()
@@ -118,7 +122,7 @@ def build(ctx: AppContext) -> None:
         if cancel.is_set():
             answer = f"{answer} {chat_controls.STOPPED_NOTE}".strip()
         done = [*history, control.ChatTurn(text, answer)]
-        yield _messages(done), done, ""
+        yield _messages(done), done, cleared
 
     def do_stop(request: gr.Request):
         stops.stop(chat_controls.session_of(request))
@@ -135,8 +139,11 @@ def build(ctx: AppContext) -> None:
     tab.select(lambda: control.status_markdown(ctx.loaded_backend()), None, [status],
                **private)
     chat_in = [prompt, turns, temperature, length]
-    send.click(do_chat, chat_in, [chatbot, turns, prompt], **private)
-    prompt.submit(do_chat, chat_in, [chatbot, turns, prompt], **private)
+    # Send while an answer streams runs the new message after it (Gradio's default, "once",
+    # dropped that click silently)
+    queued = {"trigger_mode": "always_last", **private}
+    send.click(do_chat, chat_in, [chatbot, turns, prompt], **queued)
+    prompt.submit(do_chat, chat_in, [chatbot, turns, prompt], **queued)
     stop.click(do_stop, None, None, **private)
     clear.click(lambda: ([], []), None, [chatbot, turns], **private)
 
