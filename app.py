@@ -14,15 +14,23 @@ Does not know: projects, formats or models; it wires the parts together and runs
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 import sys
 from pathlib import Path
 from typing import Sequence
+
+import uvicorn
 
 from workbench.config import DEFAULT_MODEL, Settings, apply_privacy_env
 from workbench.errors import WorkbenchError
 from workbench.placement_flags import add_placement_flags
 
 EXIT_USER_ERROR = 2
+# Ctrl-C or SIGTERM: requests get this long to finish, then open streams (a browser tab keeps
+# one open for as long as it shows the UI) are closed. Without it the app never exited while
+# a tab was open. A job cut short stays resumable (its chunks are saved as they finish).
+SHUTDOWN_GRACE_S = 3
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -83,10 +91,13 @@ def build_app(settings: Settings):
     app = FastAPI(title="Longhand", docs_url=None, redoc_url=None, openapi_url=None)
     api = workbench.api.mount(app, ctx)
     gate: dict = {}
+    close_streams = lambda: None  # noqa: E731 (the API alone keeps no stream open when idle)
     if not settings.api_only:
-        from workbench.ui.app import LOGIN_PAGE_PATHS, LOGIN_PAGE_PREFIXES, mount_ui
+        from workbench.ui.app import (LOGIN_PAGE_PATHS, LOGIN_PAGE_PREFIXES, mount_ui,
+                                      stream_closer)
 
         app, session_ok = mount_ui(app, ctx)
+        close_streams = stream_closer(app)
         gate = dict(open_paths=LOGIN_PAGE_PATHS, open_prefixes=LOGIN_PAGE_PREFIXES,
                     session_ok=session_ok)
     if settings.api_key:
@@ -94,7 +105,33 @@ def build_app(settings: Settings):
 
         app.add_middleware(KeyGate, api_key=settings.api_key, **gate)
     app.state.ctx, app.state.api = ctx, api
+    app.state.close_streams = close_streams
     return app
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also ends the UI's open streams when asked to exit.
+
+    Gradio's queue streams check for a stopped server only every 10 s, so the ones still open
+    after SHUTDOWN_GRACE_S are cancelled by uvicorn; those cancellations, which we asked for,
+    are kept out of the log (uvicorn prints each as an "Exception in ASGI application")."""
+
+    def __init__(self, config: uvicorn.Config, on_exit):
+        super().__init__(config)
+        self._on_exit = on_exit
+        logging.getLogger("uvicorn.error").addFilter(self._not_shutdown_noise)
+
+    def _not_shutdown_noise(self, record: logging.LogRecord) -> bool:
+        if not self.should_exit:
+            return True
+        error = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(error, asyncio.CancelledError)
+                    or "timeout graceful shutdown exceeded" in record.getMessage())
+
+    def handle_exit(self, sig, frame) -> None:
+        if not self.should_exit:  # the first Ctrl-C; a second one forces the exit at once
+            self._on_exit()
+        super().handle_exit(sig, frame)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -113,12 +150,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
     app = build_app(settings)
-    import uvicorn
-
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
     print(f"Longhand at http://{host}:{settings.port}  (data: {settings.data_dir}, "
           f"model: {settings.model})", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level="warning",
+                            timeout_graceful_shutdown=SHUTDOWN_GRACE_S)
+    _Server(config, on_exit=app.state.close_streams).run()
     return 0
 
 

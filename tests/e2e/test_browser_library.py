@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 
 import pytest
 
@@ -117,3 +118,9 @@ def test_drop_several_files_and_see_their_structure(browser, running_app, testdo
     strays = [u for u in requests if not u.startswith((origin, "data:", "blob:"))]
     assert strays == [], "the page requested something beyond the app's own origin"
     assert read_log(running_app.netlog) == []
+
+    # Ctrl-C / SIGTERM stops the app while the tab is still open (its stream stayed open, and
+    # the app used to wait on it for ever; the fixture then had to kill it)
+    running_app.process.terminate()
+    assert running_app.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    assert "Traceback" not in running_app.log.read_text()

@@ -60,6 +60,23 @@ def mount_ui(app, ctx: AppContext) -> tuple[object, Callable[[HTTPConnection], b
     return app, _session_check(gradio_app)
 
 
+def stream_closer(app) -> Callable[[], None]:
+    """A function that ends the UI's open streams, for the server to call as it shuts down.
+
+    Why: every open tab holds Gradio's heartbeat stream open; on Ctrl-C the server waited for
+    it to close (for ever), or, with a grace period, cancelled it with a traceback in the log.
+    Gradio ends its streams itself when its app's stop event is set and its queue is closed.
+    Call it from the event loop's thread (the server's signal handler runs there)."""
+    gradio_apps = [r.app for r in getattr(app, "routes", [])
+                   if isinstance(r, Mount) and isinstance(r.app, GradioApp)]
+
+    def close() -> None:
+        for gradio_app in gradio_apps:
+            gradio_app.get_blocks()._queue.close()
+            gradio_app.stop_event.set()
+    return close
+
+
 def _password_check(api_key: str | None):
     """With an API key, the UI asks for it as the password (any user name)."""
     if not api_key:
