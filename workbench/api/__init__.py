@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from starlette.concurrency import run_in_threadpool
 
 from workbench.config import Settings
@@ -56,7 +56,7 @@ def build_router(settings: Settings, backend_provider: BackendProvider, *, worke
                               aliases=state.catalog.aliases.target,
                               avg_seconds=lambda: state.runner.queue.avg_seconds)
     router = api_router(settings, max_body_bytes, access)
-    _add_common_routes(router, state)
+    _add_common_routes(router, state, access)
     openai_routes.add_routes(router, state)
     anthropic_routes.add_routes(router, state)
     responses_routes.add_routes(router, state)
@@ -95,7 +95,8 @@ def create_api_app(settings: Settings, backend_provider: BackendProvider, *,
     return app
 
 
-def _add_common_routes(router: APIRouter, state: ApiState) -> None:
+def _add_common_routes(router: APIRouter, state: ApiState,
+                       access: ClientAccess | None = None) -> None:
     def card(model_id: str) -> ModelCard:
         window = state.catalog.context_window(model_id)
         created = state.catalog.created(model_id)
@@ -111,17 +112,25 @@ def _add_common_routes(router: APIRouter, state: ApiState) -> None:
                 "queue": {"running": queue.running, "waiting": queue.waiting,
                           "size": queue.size}}
 
-    @router.get("/v1/models")
-    async def list_models():
+    async def visible_ids(request: Request) -> list[str]:
+        """The served ids, less those the caller's client key may not use (not even named)."""
         ids = await run_in_threadpool(state.catalog.model_ids)
+        caller = getattr(request.state, "caller", None)
+        if caller is None or access is None:
+            return ids
+        return [i for i in ids if access.may_use(caller.key, i)]
+
+    @router.get("/v1/models")
+    async def list_models(request: Request):
+        ids = await visible_ids(request)
         cards = await run_in_threadpool(lambda: [card(i) for i in ids])  # reads the library
         return ModelList(data=cards, first_id=ids[0] if ids else None,
                          last_id=ids[-1] if ids else None).model_dump()
 
     @router.get("/v1/models/{model_id:path}")
-    async def get_model(model_id: str):
+    async def get_model(model_id: str, request: Request):
         """A listed id, or an alias (`claude-*`): the card of its target, named as asked."""
-        ids = await run_in_threadpool(state.catalog.model_ids)
+        ids = await visible_ids(request)
         target = model_id if model_id in ids else state.catalog.aliases.target(model_id)
         if target not in ids:
             raise unknown_model(model_id, ids)

@@ -126,9 +126,15 @@ class ClientAccess:
                            f"{exc.message}; retry in {exc.retry_after} s",
                            headers={"Retry-After": str(exc.retry_after)}) from exc
 
+    def may_use(self, key: KeyInfo | None, model: str) -> bool:
+        """Whether the caller may use `model` (a served id or an alias of one)."""
+        if key is None or key.models is None:
+            return True
+        allowed = {m.lower() for m in key.models}
+        return model.strip().lower() in allowed or self._aliases(model).lower() in allowed
+
     def _check_model(self, key: KeyInfo, model: str) -> None:
-        allowed = {m.lower() for m in key.models or ()}
-        if model.strip().lower() in allowed or self._aliases(model).lower() in allowed:
+        if self.may_use(key, model):
             return
         raise ApiError(403, "forbidden", f"API key {key.name!r} may not use model {model!r}; "
                        f"it may use: {', '.join(key.models or ()) or 'none'}", param="model")

@@ -50,6 +50,7 @@ def api_router(settings: Settings, max_body_bytes: int = MAX_BODY_BYTES,
                             check_key(settings.api_key, request)
                         else:
                             caller = await access.identify(request)
+                    request.state.caller = caller  # None: the admin, or no keys at all
                     await _read_body(request, max_body_bytes)
                     if caller is not None:
                         ticket = await access.admit(request, caller, path, started)

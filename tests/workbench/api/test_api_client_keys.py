@@ -173,8 +173,16 @@ def test_a_key_may_use_only_its_models_and_its_budget(served, capsys):
     with pytest.raises(anthropic.PermissionDeniedError) as denied_an:
         message(live, narrow)
     assert denied_an.value.body["error"]["type"] == "permission_error"
-    assert oai(live, new_key(data, "wide", "--models", "other,paced-echo", capsys=capsys)) \
-        .chat.completions.create(model=MODEL, messages=USER, max_tokens=4).choices
+    # the models it may not use are not even named to it
+    assert [m.id for m in oai(live, narrow).models.list().data] == []
+    with pytest.raises(openai.NotFoundError) as hidden:
+        oai(live, narrow).models.retrieve(MODEL)
+    assert MODEL not in hidden.value.message.split("is not served here")[1]
+    wide = oai(live, new_key(data, "wide", "--models", "other,paced-echo", capsys=capsys))
+    assert wide.chat.completions.create(model=MODEL, messages=USER, max_tokens=4).choices
+    assert [m.id for m in wide.models.list().data] == [MODEL]
+    unlimited = oai(live, new_key(data, "any", capsys=capsys))
+    assert MODEL in [m.id for m in unlimited.models.list().data]
 
     thrifty = new_key(data, "thrifty", "--budget", "0.000001", capsys=capsys)
     chat(live, thrifty)  # costs about 1.3e-6 USD at the first listed price
