@@ -6,8 +6,10 @@ a copy of the base with it attached), run the job in the background with its tex
 in, read the citations (each verified one links to its source passage) and the computed facts
 (tables and charts, workbench/ui/facts_views.py), browse past artifacts.
 
-The job runs in a JobManager thread with its state in SQLite: closing the browser does not
-stop it, and there is no request to time out; this tab only polls the job row.
+The job runs in a JobManager thread with its state in the library: closing the browser does
+not stop it, and there is no request to time out; this tab only polls the job row. With "Run
+on a worker" it is queued for `python -m workbench worker` processes instead (the studio's
+other machines) and followed the same way; the jobs table lists both (ui/job_rows.py).
 Does not know: SQL, prompts or models (ctx.workbench and ctx.backend do).
 """
 from __future__ import annotations
@@ -21,7 +23,8 @@ from workbench.context import AppContext
 from workbench.engine_control import model_names
 from workbench.synthesis.mapreduce import describe_parts
 from workbench.synthesis.templates import TEMPLATES
-from workbench.ui import artifact_rows, doc_defaults, facts_views, project_memory
+from workbench.ui import (artifact_rows, doc_defaults, facts_views, job_rows,
+                          project_memory)
 from workbench.ui.answer_view import answer_html
 from workbench.ui.feedback import friendly
 from workbench.ui.synthesis_progress import bar_html, parts_html
@@ -141,6 +144,9 @@ def build(ctx: AppContext) -> None:
                     documents=[int(d) for d in docs or []], model=job_model(model, adapter),
                     max_new_tokens=int(max_new), strategy="map-reduce" if map_reduce else "auto")
 
+    def job_table(name):
+        return job_rows.rows(wb, name)
+
     with gr.Tab("Synthesize", id="synthesize") as tab:
         with gr.Row():
             project = gr.Dropdown(label="Project", choices=[], allow_custom_value=True,
@@ -159,6 +165,8 @@ def build(ctx: AppContext) -> None:
                               elem_id="lh-syn-question")
         with gr.Row():
             map_reduce = gr.Checkbox(label="Map-reduce if it does not fit", value=False)
+            detach = gr.Checkbox(label="Run on a worker", value=False, elem_id="lh-syn-detach",
+                                 info="queued for `python -m workbench worker` processes")
             check = gr.Button("Check budget", elem_id="lh-syn-budget-btn")
             run = gr.Button("Run", variant="primary", elem_id="lh-syn-run")
             cancel = gr.Button("Cancel", variant="stop", elem_id="lh-syn-cancel")
@@ -171,6 +179,11 @@ def build(ctx: AppContext) -> None:
                                           "Tokens out", "Seconds", "Verified citations"],
                                  label="Past artifacts", interactive=False,
                                  elem_id="lh-syn-artifacts")
+        with gr.Accordion("Jobs of this project (this app's and workers')", open=False,
+                          elem_id="lh-syn-jobs-box"):
+            jobs = gr.Dataframe(headers=job_rows.HEADERS, interactive=False,
+                                elem_id="lh-syn-jobs")
+            jobs_refresh = gr.Button("Refresh jobs", elem_id="lh-syn-jobs-refresh")
         with gr.Row():
             art_id = gr.Number(label="Artifact", precision=0)
             fmt = gr.Radio(["md", "csv", "srt", "edl"], value="md", label="Export as")
@@ -207,22 +220,25 @@ def build(ctx: AppContext) -> None:
         return budget_html(planned.budget) + plan + trust_html(
             wb, p, backend.name, backend.model, planned.budget.prompt_tokens)
 
-    def start(p, d, t, q, m, n, mr, ad):
+    def start(p, d, t, q, m, n, mr, ad, on_worker):
         try:
             args = request_args(p, d, t, q, m, n, mr, ad)
             backend_for(args["model"])
             job = wb.synthesize(args.pop("project"), args.pop("task"), args.pop("prompt"),
-                                args.pop("documents"), background=True, **args)
+                                args.pop("documents"), background=not on_worker,
+                                detach=bool(on_worker), **args)
         except Exception as exc:  # noqa: BLE001 - shown to the user, nothing else to do
             gr.Warning(for_ui(str(exc)), duration=None, title="Synthesis")
             yield None, gr.skip(), gr.skip(), gr.skip()
             return
-        yield job.id, f"job {job.id} started", "", gr.skip()
-        for snap in wb.jobs.follow(job.id, POLL_S):
+        said = "queued for a worker" if on_worker else "started"
+        yield job.id, f"job {job.id} {said}", "", gr.skip()
+        for snap in wb.jobs.follow(job.id, POLL_S):  # the row, whoever runs it
             where = f" {snap.step}/{snap.steps_total}" if snap.steps_total else ""
             text = html.escape(snap.partial_text)
+            note = snap.message or (job_rows.runs_on(snap) if snap.detached else "")
             yield (job.id, f"job {snap.id}: {snap.status} · {snap.phase}{where} · "
-                   f"{snap.message}", bar_html(snap.figures) + '<div id="lh-answer" '
+                   f"{note}", bar_html(snap.figures) + '<div id="lh-answer" '
                    f'style="white-space:pre-wrap">{text}</div>', gr.skip())
         final = wb.job_status(job.id)
         if final.status != "done":
@@ -258,8 +274,11 @@ def build(ctx: AppContext) -> None:
     model.change(adapters_for, [project, model], adapter)
     adapter.focus(adapters_for, [project, model, adapter], adapter)  # newly trained: shown
     check.click(show_budget, inputs, budget)
-    run.click(start, inputs, [job_id, status, output, artifacts]).then(
-        lambda jid: facts_views.of_job(wb, jid), job_id, facts.outputs)
+    run.click(start, [*inputs, detach], [job_id, status, output, artifacts]).then(
+        lambda jid: facts_views.of_job(wb, jid), job_id, facts.outputs).then(
+        job_table, project, jobs)
+    project.change(job_table, project, jobs)
+    jobs_refresh.click(job_table, project, jobs)
     cancel.click(stop, job_id, status)
     show.click(do_export, [art_id, fmt], exported).success(
         lambda aid: facts_views.of_artifact(wb, aid), art_id, facts.outputs)
