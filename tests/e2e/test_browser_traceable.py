@@ -78,6 +78,8 @@ def test_defaults_per_template_matched_citations_and_artifact_rows(browser, runn
     page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported", timeout=TIMEOUT_MS)
     files.set_input_files([str(testdocs / CAT), str(testdocs / PAPER)])
+    # the roles offered per file are shown before Import is pressed (as a user sees them)
+    expect(page.locator("#lh-file-role-1 input")).to_have_value("reference")
     page.locator("#lh-import").click()
     expect(page.locator("#lh-status")).to_contain_text("Imported 2 files", timeout=TIMEOUT_MS)
 

@@ -141,7 +141,7 @@ def test_a_full_run_through_opens_nothing_beyond_loopback(traced_app, testdocs):
         # Documents [] means all of them: Gradio checks a REST caller's picks against the
         # choices a browser session would have been shown, and this caller has no session.
         job, status, answer, _ = call(client, "start", "Private", [], "coverage", "",
-                                      "smollm2-135m-instruct", 16, False, None)
+                                      "smollm2-135m-instruct", 16, False, None, False)
         assert "done" in status and "tokens in" in status, status
         assert "lh-answer" in answer
 
