@@ -19,13 +19,11 @@ TIMEOUT_MS = 300_000
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 
-def _cli(data_dir, *args: str, wait: bool = True):
+def _cli(data_dir, *args: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LONGHAND_")}
     cmd = [sys.executable, "-m", "workbench", "--data-dir", str(data_dir), *args]
-    if not wait:
-        return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=timeout_s)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -58,12 +56,7 @@ def test_a_job_queued_from_the_tab_runs_on_a_worker(browser, running_app, testdo
     expect(table).to_contain_text("waiting for a worker")
     assert "synthesis" in table.inner_text()
 
-    worker = _cli(data, "worker", "--once", "--json", wait=False)
-    try:
-        out, err = worker.communicate(timeout=TIMEOUT_MS / 1000)
-    finally:
-        worker.kill()
-    assert worker.returncode == 0, err
+    _cli(data, "worker", "--once", "--json", timeout_s=TIMEOUT_MS / 1000)  # runs the job
     expect(status).to_contain_text("done · whole", timeout=TIMEOUT_MS)
     expect(status).to_contain_text("saved as artifact 1 (Free prompt)")
     assert page.locator("#lh-answer").inner_text().strip()

@@ -244,7 +244,7 @@ def migrate(target: Target, revision: str = "head") -> None:
                            connect_args={"timeout": MIGRATE_TIMEOUT_S})
     _install_sqlite_hooks(engine, foreign_keys=False)
     try:
-        if revision == "head" and db_path.exists() and current_revisions(engine) == _heads():
+        if revision == "head" and current_revisions(engine) == _heads():
             return
         with engine.execution_options(**{WRITE_OPTION: True}).connect() as conn:
             conn.begin()  # an outer transaction: Alembic then commits nothing on its own

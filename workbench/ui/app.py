@@ -55,9 +55,13 @@ def mount_ui(app, ctx: AppContext) -> tuple[object, Callable[[HTTPConnection], b
         max_file_size=settings.max_upload_bytes, footer_links=[], pwa=False,
         mcp_server=False, enable_monitoring=False,
         head=answer_view.HEAD + page_style.HEAD)  # citations open in place; tables
-    gradio_app = next(r.app for r in app.routes
-                      if isinstance(r, Mount) and isinstance(r.app, GradioApp))
-    return app, _session_check(gradio_app)
+    return app, _session_check(_gradio_app(app))
+
+
+def _gradio_app(app) -> GradioApp:
+    """The Gradio app `mount_ui` mounted on `app`."""
+    return next(r.app for r in app.routes
+                if isinstance(r, Mount) and isinstance(r.app, GradioApp))
 
 
 def stream_closer(app) -> Callable[[], None]:
@@ -67,13 +71,11 @@ def stream_closer(app) -> Callable[[], None]:
     it to close (for ever), or, with a grace period, cancelled it with a traceback in the log.
     Gradio ends its streams itself when its app's stop event is set and its queue is closed.
     Call it from the event loop's thread (the server's signal handler runs there)."""
-    gradio_apps = [r.app for r in getattr(app, "routes", [])
-                   if isinstance(r, Mount) and isinstance(r.app, GradioApp)]
+    gradio_app = _gradio_app(app)
 
     def close() -> None:
-        for gradio_app in gradio_apps:
-            gradio_app.get_blocks()._queue.close()
-            gradio_app.stop_event.set()
+        gradio_app.get_blocks()._queue.close()
+        gradio_app.stop_event.set()
     return close
 
 

@@ -144,9 +144,6 @@ def build(ctx: AppContext) -> None:
                     documents=[int(d) for d in docs or []], model=job_model(model, adapter),
                     max_new_tokens=int(max_new), strategy="map-reduce" if map_reduce else "auto")
 
-    def job_table(name):
-        return job_rows.rows(wb, name)
-
     with gr.Tab("Synthesize", id="synthesize") as tab:
         with gr.Row():
             project = gr.Dropdown(label="Project", choices=[], allow_custom_value=True,
@@ -234,10 +231,9 @@ def build(ctx: AppContext) -> None:
         said = "queued for a worker" if on_worker else "started"
         yield job.id, f"job {job.id} {said}", "", gr.skip()
         for snap in wb.jobs.follow(job.id, POLL_S):  # the row, whoever runs it
-            where = f" {snap.step}/{snap.steps_total}" if snap.steps_total else ""
             text = html.escape(snap.partial_text)
             note = snap.message or (job_rows.runs_on(snap) if snap.detached else "")
-            yield (job.id, f"job {snap.id}: {snap.status} · {snap.phase}{where} · "
+            yield (job.id, f"job {snap.id}: {snap.status} · {job_rows.progress(snap)} · "
                    f"{note}", bar_html(snap.figures) + '<div id="lh-answer" '
                    f'style="white-space:pre-wrap">{text}</div>', gr.skip())
         final = wb.job_status(job.id)
@@ -274,6 +270,10 @@ def build(ctx: AppContext) -> None:
     model.change(adapters_for, [project, model], adapter)
     adapter.focus(adapters_for, [project, model, adapter], adapter)  # newly trained: shown
     check.click(show_budget, inputs, budget)
+
+    def job_table(name):
+        return job_rows.rows(wb, name)
+
     run.click(start, [*inputs, detach], [job_id, status, output, artifacts]).then(
         lambda jid: facts_views.of_job(wb, jid), job_id, facts.outputs).then(
         job_table, project, jobs)
